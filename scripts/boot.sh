@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Boot the patched guest kernel on the patched QEMU (TCG), run a payload in
+# the guest, and collect what happened.
+#
+# Usage: boot.sh [--kernel debug|release] [--name NAME] [--timeout SECONDS]
+#                [--file HOSTPATH]... [--run 'COMMAND']
+#   --file     copy a host file into the guest's /opt/bin (repeatable)
+#   --run      the guest shell command to run as root (default: the smoke test)
+#
+# Results in build/results/NAME/: kernel.log (the guest's console) and
+# output.log (what the payload printed). The payload's output is streamed.
+# Exit status: the payload's, when the guest finished and its kernel log is
+# free of splats; 1 with a splat; 125 when the guest did not boot, hung, or
+# QEMU failed (always with a one-line error).
+. "$(dirname "$0")/lib.sh"
+
+kernel=debug name="" timeout=600 run="smoke" files=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kernel=$2; shift 2 ;;
+	--name) name=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--file) files+=("$2"); shift 2 ;;
+	--run) run=$2; shift 2 ;;
+	*) die "boot.sh: unknown argument '$1'" ;;
+	esac
+done
+name=${name:-boot-$kernel}
+
+fail() { printf 'error: %s\n' "$*" >&2; exit 125; }
+
+bzimage=${USERPTR_BZIMAGE:-$BUILD/linux-$kernel/arch/x86/boot/bzImage}
+qemu=${USERPTR_QEMU:-$BUILD/qemu/qemu-system-x86_64}
+[ -f "$bzimage" ] || fail "no $kernel kernel at ${bzimage#"$TOP"/}: build it first (scripts/build-kernel.sh $kernel)"
+[ -x "$qemu" ] || fail "no QEMU at ${qemu#"$TOP"/}: build it first (scripts/build-qemu.sh)"
+base=$("$TOP/scripts/initramfs.sh")
+firmware=/usr/share/qemu
+[ -f "$firmware/qboot.rom" ] || fail "no $firmware/qboot.rom: install qemu-system-data (scripts/deps.sh qemu)"
+
+res=$RESULTS/$name
+rm -rf "$res"
+mkdir -p "$res/payload/etc/userptr" "$res/payload/opt/bin"
+for f in "${files[@]}"; do
+	[ -f "$f" ] || fail "no file $f to copy into the guest"
+	install -m 0755 "$f" "$res/payload/opt/bin/"
+done
+printf '%s\n' "$run" >"$res/payload/etc/userptr/run"
+(cd "$res/payload" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1) >"$res/payload.cpio.gz"
+cat "$base" "$res/payload.cpio.gz" >"$res/initrd"
+
+qmp=$res/qmp.sock
+args=(
+	-M q35 -accel tcg -cpu max -smp 2 -m 4G
+	-nodefaults -no-user-config -display none -vga none -no-reboot
+	-bios "$firmware/qboot.rom" -L "$firmware"
+	-kernel "$bzimage" -initrd "$res/initrd"
+	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 ${USERPTR_CMDLINE:-}"
+	-serial "file:$res/kernel.log" -serial "file:$res/output.log"
+	-device virtio-gpu-pci
+	-qmp "unix:$qmp,server=on,wait=off"
+)
+printf '%q ' "$qemu" "${args[@]}" >"$res/qemu-cmdline"
+: >"$res/output.log"
+tail -n +1 -f "$res/output.log" 2>/dev/null | grep --line-buffered -v '^USERPTR-EXIT: ' &
+tailpid=$!
+qrc=0
+timeout -k 10 "$timeout" "$qemu" "${args[@]}" >"$res/qemu.log" 2>&1 || qrc=$?
+sleep 0.3
+kill "$tailpid" 2>/dev/null || true
+wait "$tailpid" 2>/dev/null || true
+
+if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+	fail "the guest hung: no result within ${timeout}s (logs: ${res#"$TOP"/}/kernel.log, output.log)"
+fi
+if [ $qrc -ne 0 ]; then
+	fail "QEMU exited with status $qrc: $(head -n 1 "$res/qemu.log") (log: ${res#"$TOP"/}/qemu.log)"
+fi
+if ! grep -q 'userptr-init: started' "$res/kernel.log"; then
+	fail "the $kernel kernel did not boot to init: $(grep -E -m1 'Kernel panic|No working init|Oops' "$res/kernel.log" || tail -n 1 "$res/kernel.log") (log: ${res#"$TOP"/}/kernel.log)"
+fi
+rc=$(sed -n 's/^USERPTR-EXIT: \([0-9]*\).*/\1/p' "$res/output.log" | tail -n 1)
+if [ -z "$rc" ]; then
+	"$TOP/scripts/splat.sh" "$res/kernel.log" >&2 || true
+	fail "the guest stopped before the payload finished (log: ${res#"$TOP"/}/kernel.log)"
+fi
+if ! "$TOP/scripts/splat.sh" "$res/kernel.log" >&2; then
+	exit 1
+fi
+exit "$rc"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Build the programs that run in the guest, as static binaries, against the
+# UAPI headers of the patched kernel (build/linux-debug/usr/include):
+#   guest/*.c                                  -> build/guest/bin/NAME
+#   the series' kselftests (tools/testing/selftests/drm/virtio_gpu), if any
+#                                              -> build/guest/bin/NAME
+#
+# Usage: build-guest.sh      Prints the directory of the binaries.
+. "$(dirname "$0")/lib.sh"
+
+inc=$BUILD/linux-debug/usr/include
+[ -f "$inc/drm/virtgpu_drm.h" ] || die "no UAPI headers in ${inc#"$TOP"/}: build the debug kernel first (scripts/build-kernel.sh debug)"
+out=$BUILD/guest/bin
+mkdir -p "$out"
+cflags=(-O2 -g -Wall -Wextra -Werror -static -pthread -isystem "$inc" $(pkg-config --cflags libdrm 2>/dev/null))
+
+for c in "$TOP"/guest/*.c; do
+	[ -e "$c" ] || continue
+	bin=$out/$(basename "$c" .c)
+	libs=()
+	grep -q '<xf86drm.h>' "$c" && libs=(-ldrm)
+	if [ ! -x "$bin" ] || [ "$c" -nt "$bin" ] || [ "$inc/drm/virtgpu_drm.h" -nt "$bin" ]; then
+		run_logged "guest-$(basename "$c" .c)" gcc "${cflags[@]}" -o "$bin" "$c" "${libs[@]}"
+	fi
+done
+
+kst=$BUILD/src/linux/tools/testing/selftests/drm/virtio_gpu
+if [ -f "$kst/Makefile" ]; then
+	run_logged guest-kselftests make -C "$kst" OUTPUT="$out/kselftest" \
+		CFLAGS="-O2 -g -Wall -static -pthread -isystem $inc -I$BUILD/src/linux/tools/testing/selftests" \
+		LDLIBS="-static -pthread"
+fi
+printf '%s\n' "$out"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build the patched QEMU from build/src/qemu into build/qemu (out of tree):
+# x86_64 system emulation under TCG with the devices in qemu/devices.mak.
+#
+# Usage: build-qemu.sh      Prints the path of the qemu-system-x86_64 binary.
+. "$(dirname "$0")/lib.sh"
+
+src=$BUILD/src/qemu
+obj=$BUILD/qemu
+"$TOP/scripts/deps.sh" qemu
+"$TOP/scripts/tree.sh" qemu
+
+# Harness files that configure wants inside the source tree; kept out of
+# the tree's git status so that they are never exported as patches.
+exclude=$src/.git/info/exclude
+grep -qx '/configs/devices/x86_64-softmmu/userptr.mak' "$exclude" 2>/dev/null ||
+	printf '%s\n' /configs/devices/x86_64-softmmu/userptr.mak '/pc-bios/edk2-*.fd.bz2' >>"$exclude"
+cmp -s "$TOP/qemu/devices.mak" "$src/configs/devices/x86_64-softmmu/userptr.mak" ||
+	cp "$TOP/qemu/devices.mak" "$src/configs/devices/x86_64-softmmu/userptr.mak"
+# The +ds tarball drops the EDK2 firmware images, but meson still lists them
+# when bzip2 is present; empty compressed placeholders satisfy it (we boot
+# with qboot and never install firmware).
+for f in $(sed -n "s/^ *'\(edk2-[a-z0-9_-]*\.fd\)',$/\1/p" "$src/pc-bios/meson.build"); do
+	[ -f "$src/pc-bios/$f.bz2" ] || bzip2 -c </dev/null >"$src/pc-bios/$f.bz2"
+done
+
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+if [ ! -f "$obj/build.ninja" ]; then
+	stage "configuring QEMU $QEMU_VERSION (x86_64-softmmu, minimal devices)"
+	rm -rf "$obj"
+	mkdir -p "$obj"
+	# /usr/bin/python3: the Python that sees Debian's meson (a pyenv one may not).
+	run_logged qemu-configure sh -c "cd '$obj' && '$src/configure' \
+		--python=/usr/bin/python3 --cc='ccache gcc' \
+		--target-list=x86_64-softmmu \
+		--without-default-features --without-default-devices \
+		--with-devices-x86_64=userptr \
+		--enable-pixman --enable-tcg --disable-docs --disable-install-blobs \
+		--disable-werror --disable-download"
+fi
+stage "building QEMU (log: build/logs/qemu-build.log)"
+run_progress qemu-build ninja -C "$obj" qemu-system-x86_64
+printf '%s\n' "$obj/qemu-system-x86_64"

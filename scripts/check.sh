@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# make check: everything a reviewer runs, each result counted as a case.
+#   1. each series applies to its pinned base
+#   2. checkpatch on every patch (--strict for Linux, QEMU's own for QEMU)
+#   3. each patch builds on its own (bisect build); no new W=1 or sparse
+#      warning in drivers/gpu/drm/virtio
+#   4. the harness's own failure-mode tests
+#   5. the guest suite in the VM on the debug kernel (every TAP case counts)
+# Ends with the line 'N passed, N failed' (', N skipped') and exits non-zero
+# on any failure.
+. "$(dirname "$0")/lib.sh"
+
+passed=0 failed=0 skipped=0
+failures=()
+pass() { passed=$((passed + 1)); printf '  PASS %s\n' "$1"; }
+fail() { failed=$((failed + 1)); failures+=("$1"); printf '  FAIL %s\n' "$1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | head -n 20 | sed 's/^/       /'; }
+skip() { skipped=$((skipped + 1)); printf '  SKIP %s: %s\n' "$1" "$2"; }
+
+finish() {
+	echo
+	for f in "${failures[@]}"; do echo "failed: $f"; done
+	if [ "$skipped" -gt 0 ]; then
+		echo "$passed passed, $failed failed, $skipped skipped"
+	else
+		echo "$passed passed, $failed failed"
+	fi
+	[ "$failed" -eq 0 ]
+}
+trap 'echo "check: interrupted"; finish; exit 1' INT TERM
+
+"$TOP/scripts/deps.sh" fetch kernel qemu guest check
+
+series() { find "$TOP/$1/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort; }
+
+# 1. The series apply to a pristine base (a throw-away clone of the work
+# tree at its tag 'base'; the work tree itself is not touched).
+stage "check: series apply"
+for w in linux qemu; do
+	"$TOP/scripts/tree.sh" "$w" >/dev/null || { fail "$w: work tree"; continue; }
+	tmp=$BUILD/check-apply-$w
+	rm -rf "$tmp"
+	git clone -q --shared --no-checkout "$BUILD/src/$w" "$tmp"
+	git -C "$tmp" checkout -q base
+	ok=1
+	for p in $(series "$w"); do
+		if ! git -C "$tmp" -c user.name=check -c user.email=check@example.invalid am -q "$p" >"$LOGS/check-am-$w.log" 2>&1; then
+			fail "$w: series applies to base ($(basename "$p") does not)" "$(head -n 5 "$LOGS/check-am-$w.log")"
+			ok=0
+			break
+		fi
+	done
+	[ $ok = 1 ] && pass "$w: series applies to base ($(series "$w" | wc -l) patches)"
+	rm -rf "$tmp"
+done
+
+# 2. checkpatch, one case a patch.
+stage "check: checkpatch"
+for p in $(series linux); do
+	if out=$("$BUILD/src/linux/scripts/checkpatch.pl" --strict --no-tree --quiet --show-types \
+		--ignore FILE_PATH_CHANGES "$p" 2>&1) && [ -z "$out" ]; then
+		pass "linux checkpatch --strict $(basename "$p")"
+	else
+		fail "linux checkpatch --strict $(basename "$p")" "$out"
+	fi
+done
+for p in $(series qemu); do
+	if out=$(cd "$BUILD/src/qemu" && ./scripts/checkpatch.pl --no-color "$p" 2>&1); then
+		pass "qemu checkpatch $(basename "$p")"
+	else
+		fail "qemu checkpatch $(basename "$p")" "$(printf '%s\n' "$out" | grep -E -A3 '^(ERROR|WARNING)')"
+	fi
+done
+
+# 3. Bisect builds, then the full builds the suite runs on.
+stage "check: each patch builds on its own"
+if out=$("$TOP/scripts/bisect-build.sh" 2>&1); then
+	while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; SKIP\ *) skip "${l#SKIP }" "" ;; esac; done <<<"$out"
+else
+	while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; esac; done <<<"$out"
+	grep -q '^FAIL ' <<<"$out" || fail "bisect builds" "$(tail -n 10 <<<"$out")"
+fi
+"$TOP/scripts/build-qemu.sh" >/dev/null && pass "qemu builds (series head)" || fail "qemu builds (series head)"
+"$TOP/scripts/build-kernel.sh" debug >/dev/null && pass "debug kernel builds (series head)" || fail "debug kernel builds (series head)"
+
+# 4. The harness's own failure modes.
+stage "check: harness tests"
+if out=$("$TOP/scripts/harness-test.sh" 2>&1); then :; fi
+while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; esac; done <<<"$out"
+grep -q -E '^(PASS|FAIL) ' <<<"$out" || fail "harness tests ran" "$(tail -n 10 <<<"$out")"
+
+# 5. The guest suite.
+stage "check: guest suite in the VM (debug kernel)"
+"$TOP/scripts/vm-test.sh" && vrc=0 || vrc=$?
+if [ -f "$RESULTS/vm-test/counts" ] && [ $vrc -ne 125 ]; then
+	read -r p f s <"$RESULTS/vm-test/counts"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" -eq 0 ] || failures+=("vm-test: $f case(s), see build/results/vm-test/")
+else
+	fail "vm-test: the guest suite did not run (exit $vrc)"
+fi
+
+finish

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Tests of the harness itself: each failure mode ends in a one-line error
+# and a non-zero exit, never a hang and never a pass. Prints 'PASS name' or
+# 'FAIL name' per case; exits non-zero on a failure.
+#
+# Needs the debug kernel and QEMU built (make kernel qemu).
+. "$(dirname "$0")/lib.sh"
+
+tmp=$BUILD/harness-test
+rm -rf "$tmp"
+mkdir -p "$tmp"
+rc=0
+
+# expect NAME WANT_RC REGEX CMD...: CMD exits WANT_RC ('nonzero' for any
+# failure) within 5 minutes and its output matches REGEX.
+expect() {
+	local name=$1 want=$2 re=$3 got=0 out
+	shift 3
+	out=$(timeout 300 "$@" 2>&1) || got=$?
+	if { [ "$want" = nonzero ] && [ $got -ne 0 ] && [ $got -ne 124 ]; } || [ "$got" = "$want" ]; then
+		if grep -q -E -- "$re" <<<"$out"; then
+			echo "PASS $name"
+			return
+		fi
+	fi
+	echo "FAIL $name (exit $got, wanted $want and /$re/)"
+	printf '%s\n' "$out" | tail -n 5 | sed 's/^/       /'
+	rc=1
+}
+
+# Downloads go to a scratch cache, so the real cache is never touched.
+scratch=(env USERPTR_CACHE="$tmp/cache" BUILD="$tmp/build")
+
+expect "fetch: a wrong sha256 is refused" nonzero 'error: .*does not match the pinned sha256' \
+	"${scratch[@]}" QEMU_SHA256=0000000000000000000000000000000000000000000000000000000000000000 \
+	"$TOP/scripts/fetch.sh" qemu
+expect "fetch: a version the archive does not have is refused" nonzero 'error: the Debian archive lists no source of qemu 0\.0\.1' \
+	"${scratch[@]}" QEMU_VERSION=0.0.1 "$TOP/scripts/fetch.sh" qemu
+printf 'Acquire::http::Proxy "http://127.0.0.1:9";\nAcquire::https::Proxy "http://127.0.0.1:9";\nAcquire::Retries "0";\n' >"$tmp/apt.conf"
+expect "fetch: an unreachable archive is an error" nonzero 'error: .*(missing or unreachable)' \
+	"${scratch[@]}" APT_CONFIG="$tmp/apt.conf" "$TOP/scripts/fetch.sh" qemu
+expect "fetch: a cached tarball that does not match the pin is refused" nonzero 'does not match the pin' \
+	env USERPTR_CACHE="$tmp/cache-bad" BUILD="$tmp/build" sh -c \
+	"mkdir -p '$tmp/cache-bad/downloads' && echo junk >'$tmp/cache-bad/downloads/$QEMU_TARBALL' && '$TOP/scripts/fetch.sh' qemu"
+
+# A series with a patch that does not apply: a copy of the harness whose
+# QEMU series is one bogus patch.
+mkdir -p "$tmp/repo/qemu/patches"
+cp -r "$TOP/scripts" "$TOP/pins.sh" "$tmp/repo/"
+cat >"$tmp/repo/qemu/patches/0001-bogus.patch" <<'EOP'
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: virtio-gpu userptr developers <userptr@example.invalid>
+Date: Thu, 1 Jan 2026 00:00:00 +0000
+Subject: [PATCH] bogus: change a line that is not there
+
+---
+ VERSION | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/VERSION b/VERSION
+--- a/VERSION
++++ b/VERSION
+@@ -1 +1 @@
+-0.0.0
++0.0.1
+EOP
+expect "tree: a patch that does not apply is an error" nonzero 'error: patch .*0001-bogus.patch does not apply' \
+	env BUILD="$tmp/build" "$tmp/repo/scripts/tree.sh" qemu
+
+# Boots: a kernel that does not reach init, a guest that hangs, a splat.
+expect "boot: a kernel that does not boot is an error" 125 'error: the debug kernel did not boot to init' \
+	env USERPTR_CMDLINE="rdinit=/nonexistent init=/nonexistent" "$TOP/scripts/boot.sh" --name ht-noboot --timeout 240
+expect "boot: a guest that hangs is stopped and reported" 125 'error: the guest hung: no result within 40s' \
+	"$TOP/scripts/boot.sh" --name ht-hang --timeout 40 --run 'sleep 100000'
+expect "boot: a kernel splat in the guest log fails the run" 1 'kernel splat in .*WARNING: CPU: 0 PID: 1 at' \
+	"$TOP/scripts/boot.sh" --name ht-splat --timeout 240 --run 'echo "WARNING: CPU: 0 PID: 1 at harness-test injected" >/dev/kmsg'
+
+# vm-exec runs any static binary and passes its exit status through.
+printf '#include <stdio.h>\nint main(int c, char **v) { printf("hello from the guest\\n"); return c > 1 ? 7 : 0; }\n' >"$tmp/exit.c"
+gcc -static -O2 -o "$tmp/exit-prog" "$tmp/exit.c"
+expect "vm-exec: a program's output and exit 0 come back" 0 'hello from the guest' \
+	"$TOP/scripts/vm-exec.sh" "$tmp/exit-prog"
+expect "vm-exec: a program's exit status 7 comes back" 7 'hello from the guest' \
+	"$TOP/scripts/vm-exec.sh" "$tmp/exit-prog" fail
+expect "vm-exec: a dynamically linked program is refused" nonzero 'dynamically linked' \
+	"$TOP/scripts/vm-exec.sh" /bin/true
+
+exit $rc

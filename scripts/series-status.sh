@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Does the series WHAT/patches hold all the work of build/src/WHAT?
+#
+# Usage: series-status.sh [linux|qemu]...     (default: both)
+#        series-status.sh --record WHAT        (after an export)
+#        series-status.sh --against-stamp WHAT (used by tree.sh)
+# Exits non-zero, saying what, when a work tree holds uncommitted edits or
+# commits that differ from the series files.
+. "$(dirname "$0")/lib.sh"
+
+series_files() { find "$TOP/$1/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' 2>/dev/null | sort; }
+series_hash() { series_files "$1" | xargs -r cat | sha256sum | cut -d' ' -f1; }
+
+# The tree's commits as they would be exported, one stream.
+tree_export() {
+	git -C "$BUILD/src/$1" format-patch --zero-commit --no-signature --stdout base..HEAD
+}
+
+mode=check
+case ${1:-} in
+--record)
+	{ series_hash "$2"; git -C "$BUILD/src/$2" rev-parse HEAD; } >"$BUILD/src/$2/.git/userptr-series"
+	exit 0 ;;
+--against-stamp) mode=stamp; shift ;;
+esac
+
+rc=0
+for what in "${@:-linux qemu}"; do
+	for w in $what; do
+		src=$BUILD/src/$w
+		if [ ! -d "$src/.git" ]; then
+			echo "$w: no work tree (make tree creates it)"
+			continue
+		fi
+		dirty=$(git -C "$src" status --porcelain --untracked-files=no)
+		if [ -n "$dirty" ]; then
+			echo "$w: uncommitted edits in build/src/$w:"
+			echo "$dirty" | head -n 10 | sed 's/^/    /'
+			rc=1
+		fi
+		if [ $mode = stamp ]; then
+			# Is the tree exactly what the recorded series gave (same HEAD,
+			# clean)? Then nothing is lost by applying the new series.
+			[ "$(sed -n 2p "$src/.git/userptr-series" 2>/dev/null)" = "$(git -C "$src" rev-parse HEAD)" ] || rc=1
+			continue
+		fi
+		if ! diff -q <(tree_export "$w") <(series_files "$w" | xargs -r cat) >/dev/null; then
+			echo "$w: build/src/$w has commits that differ from $w/patches (git -C build/src/$w log --oneline base..HEAD):"
+			git -C "$src" log --oneline base..HEAD | head -n 20 | sed 's/^/    /'
+			echo "    run 'make export' to save them into the series, then commit the repository"
+			rc=1
+		fi
+	done
+done
+[ $rc -eq 0 ] && echo "series files hold all work in the work trees"
+exit $rc

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The guest suite: boot the debug kernel on the patched QEMU and run every
+# guest test program in one boot: the smoke test, then the series'
+# kselftests. TAP per program and the guest kernel log go to
+# build/results/vm-test/; any kernel splat fails the run.
+#
+# Usage: vm-test.sh       Exit 0 when every case passed and the log is clean.
+. "$(dirname "$0")/lib.sh"
+
+"$TOP/scripts/build-kernel.sh" debug >/dev/null
+"$TOP/scripts/build-qemu.sh" >/dev/null
+bin=$("$TOP/scripts/build-guest.sh")
+
+tests=(smoke)
+files=("$bin/smoke")
+for t in "$bin"/kselftest/*; do
+	[ -x "$t" ] && [ -f "$t" ] || continue
+	tests+=("$(basename "$t")")
+	files+=("$t")
+done
+
+payload=""
+for t in "${tests[@]}"; do
+	payload+="echo '### BEGIN $t'; /opt/bin/$t; echo \"### END $t \$?\"; "
+done
+fileargs=()
+for f in "${files[@]}"; do fileargs+=(--file "$f"); done
+
+stage "vm-test: ${tests[*]} on the debug kernel"
+rc=0
+"$TOP/scripts/boot.sh" --kernel debug --name vm-test --timeout "${VM_TEST_TIMEOUT:-1800}" \
+	"${fileargs[@]}" --run "$payload" || rc=$?
+res=$RESULTS/vm-test
+stage "vm-test results (TAP and kernel log in ${res#"$TOP"/}/)"
+trc=0
+python3 "$TOP/scripts/tap-summary.py" "$res/output.log" "$res" || trc=$?
+if [ $rc -eq 125 ]; then
+	exit 125
+elif [ $rc -eq 1 ] && ! "$TOP/scripts/splat.sh" "$res/kernel.log" >/dev/null; then
+	echo "vm-test: FAILED: kernel splat in the guest log (${res#"$TOP"/}/kernel.log)"
+	read -r p f s <"$res/counts"
+	echo "$p $((f + 1)) $s" >"$res/counts"
+	exit 1
+fi
+[ $trc -eq 0 ] || { echo "vm-test: FAILED"; exit 1; }
+echo "vm-test: all cases passed, guest kernel log clean"
