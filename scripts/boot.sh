@@ -54,9 +54,9 @@ args=(
 	-nodefaults -no-user-config -display none -vga none -no-reboot
 	-bios "$firmware/qboot.rom" -L "$firmware"
 	-kernel "$bzimage" -initrd "$res/initrd"
-	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=4 ${USERPTR_CMDLINE:-}"
+	-append "console=ttyS0 panic=-1 oops=panic ${USERPTR_CMDLINE:-}"
 	-serial "file:$res/kernel.log" -serial "file:$res/output.log"
-	-device virtio-gpu-pci
+	-device virtio-gpu-pci,blob=on
 	-qmp "unix:$qmp,server=on,wait=off"
 )
 printf '%q ' "$qemu" "${args[@]}" >"$res/qemu-cmdline"
