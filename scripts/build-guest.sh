@@ -26,6 +26,7 @@ done
 
 kst=$BUILD/src/linux/tools/testing/selftests/drm/virtio_gpu
 if [ -f "$kst/Makefile" ]; then
+	mkdir -p "$out/kselftest"
 	run_logged guest-kselftests make -C "$kst" OUTPUT="$out/kselftest" \
 		CFLAGS="-O2 -g -Wall -static -pthread -isystem $inc -I$BUILD/src/linux/tools/testing/selftests" \
 		LDLIBS="-static -pthread"
