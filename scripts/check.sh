@@ -56,8 +56,8 @@ done
 # 2. checkpatch, one case a patch.
 stage "check: checkpatch"
 for p in $(series linux); do
-	if out=$("$BUILD/src/linux/scripts/checkpatch.pl" --strict --no-tree --quiet --show-types \
-		--ignore FILE_PATH_CHANGES "$p" 2>&1) && [ -z "$out" ]; then
+	if out=$(cd "$BUILD/src/linux" && ./scripts/checkpatch.pl --strict --quiet --show-types "$p" 2>&1) &&
+		[ -z "$out" ]; then
 		pass "linux checkpatch --strict $(basename "$p")"
 	else
 		fail "linux checkpatch --strict $(basename "$p")" "$out"

@@ -8,6 +8,10 @@
 
 set -euo pipefail
 
+# Debian's tools first: a pyenv python3 earlier in PATH lacks the Debian
+# Python modules the builds use (meson for QEMU, ply for checkpatch).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 CACHE=${USERPTR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virtio-gpu-userptr}

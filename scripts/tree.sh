@@ -49,6 +49,9 @@ if [ ! -d "$src/.git" ]; then
 		git init -q
 		git config core.autocrlf false
 		git config gc.auto 0
+		# Commits made here carry the project identity.
+		git config user.name "virtio-gpu userptr developers"
+		git config user.email userptr@example.invalid
 		# The tree carries no packaging leftovers; nothing is ignored that
 		# upstream does not ignore itself.
 		git add -A -f . >/dev/null
