@@ -11,9 +11,22 @@
 series_files() { find "$TOP/$1/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' 2>/dev/null | sort; }
 series_hash() { series_files "$1" | xargs -r cat | sha256sum | cut -d' ' -f1; }
 
-# The tree's commits as they would be exported, one stream.
-tree_export() {
-	git -C "$BUILD/src/$1" format-patch --zero-commit --no-signature --stdout base..HEAD
+# Do the tree's commits, exported as scripts/export.sh does, give exactly
+# the series files?
+tree_matches_series() {
+	local tmp rc=0
+	tmp=$(mktemp -d)
+	git -C "$BUILD/src/$1" format-patch -q --zero-commit --no-signature \
+		-o "$tmp" base..HEAD >/dev/null
+	diff -q <(cd "$tmp" && ls) <(series_files "$1" | xargs -r -n1 basename) >/dev/null || rc=1
+	if [ $rc -eq 0 ]; then
+		for f in "$tmp"/*.patch; do
+			[ -e "$f" ] || continue
+			cmp -s "$f" "$TOP/$1/patches/$(basename "$f")" || { rc=1; break; }
+		done
+	fi
+	rm -rf "$tmp"
+	return $rc
 }
 
 mode=check
@@ -44,7 +57,7 @@ for what in "${@:-linux qemu}"; do
 			[ "$(sed -n 2p "$src/.git/userptr-series" 2>/dev/null)" = "$(git -C "$src" rev-parse HEAD)" ] || rc=1
 			continue
 		fi
-		if ! diff -q <(tree_export "$w") <(series_files "$w" | xargs -r cat) >/dev/null; then
+		if ! tree_matches_series "$w"; then
 			echo "$w: build/src/$w has commits that differ from $w/patches (git -C build/src/$w log --oneline base..HEAD):"
 			git -C "$src" log --oneline base..HEAD | head -n 20 | sed 's/^/    /'
 			echo "    run 'make export' to save them into the series, then commit the repository"
