@@ -26,7 +26,7 @@ kmake() { make -C "$src" O="$obj" CC="ccache gcc" -j"$(nproc)" "$@"; }
 # Regenerate .config when a fragment or a Kconfig file changed.
 cfgsum=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.config.fragsum" 2>/dev/null)" != "$cfgsum" ] ||
-	[ -n "$(find "$src" -name 'Kconfig*' -newer "$obj/.config" -print -quit)" ]; then
+	[ -n "$(find "$src" -name 'Kconfig*' -newer "$obj/.config.fragsum" -print -quit)" ]; then
 	stage "configuring the $variant kernel (allnoconfig + ${frags[*]##*/})"
 	run_logged "kernel-$variant-config" sh -c "cd '$src' && ./scripts/kconfig/merge_config.sh -n -O '$obj' ${frags[*]}"
 	bad=$(cat "${frags[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=' | while IFS= read -r line; do
