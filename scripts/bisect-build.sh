@@ -17,10 +17,15 @@ rc=0
 
 warnings() {
 	# Warnings of W=1 and sparse in the driver, without line numbers, so
-	# that code moving down a file is not a new warning.
-	local src=$1 obj=$2
-	make -C "$src" O="$obj" CC="ccache gcc" -j"$(nproc)" W=1 C=2 drivers/gpu/drm/virtio/ 2>&1 |
-		grep -E '(warning|error):' | sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
+	# that code moving down a file is not a new warning. W=1 and C=2 rebuild
+	# and check every file of the directory; a run in which sparse checked
+	# nothing is an error, not a clean result.
+	local src=$1 obj=$2 raw=$LOGS/bisect-w1-raw.log
+	make -C "$src" O="$obj" CC="ccache gcc" -j"$(nproc)" W=1 C=2 drivers/gpu/drm/virtio/ >"$raw" 2>&1 || true
+	grep -q '^  CHECK   .*drivers/gpu/drm/virtio/' "$raw" ||
+		die "sparse checked nothing in drivers/gpu/drm/virtio (log: ${raw#"$TOP"/})"
+	{ grep -E '(warning|error):' "$raw" || true; } |
+		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
 
 for w in linux qemu; do
