@@ -14,7 +14,7 @@ passed=0 failed=0 skipped=0
 failures=()
 pass() { passed=$((passed + 1)); printf '  PASS %s\n' "$1"; }
 fail() { failed=$((failed + 1)); failures+=("$1"); printf '  FAIL %s\n' "$1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | head -n 20 | sed 's/^/       /'; }
-skip() { skipped=$((skipped + 1)); printf '  SKIP %s: %s\n' "$1" "$2"; }
+skip() { skipped=$((skipped + 1)); printf '  SKIP %s%s\n' "$1" "${2:+: $2}"; }
 
 finish() {
 	echo
@@ -73,11 +73,17 @@ done
 
 # 3. Bisect builds, then the full builds the suite runs on.
 stage "check: each patch builds on its own"
-if out=$("$TOP/scripts/bisect-build.sh" 2>&1); then
-	while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; SKIP\ *) skip "${l#SKIP }" "" ;; esac; done <<<"$out"
-else
-	while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; esac; done <<<"$out"
-	grep -q '^FAIL ' <<<"$out" || fail "bisect builds" "$(tail -n 10 <<<"$out")"
+brc=0
+out=$("$TOP/scripts/bisect-build.sh" 2>&1) || brc=$?
+while IFS= read -r l; do
+	case $l in
+	PASS\ *) pass "${l#PASS }" ;;
+	FAIL\ *) fail "${l#FAIL }" ;;
+	SKIP\ *) skip "${l#SKIP }" "" ;;
+	esac
+done <<<"$out"
+if [ $brc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+	fail "bisect builds" "$(tail -n 10 <<<"$out")"
 fi
 "$TOP/scripts/build-qemu.sh" >/dev/null && pass "qemu builds (series head)" || fail "qemu builds (series head)"
 "$TOP/scripts/build-kernel.sh" debug >/dev/null && pass "debug kernel builds (series head)" || fail "debug kernel builds (series head)"
