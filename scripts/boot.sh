@@ -59,18 +59,25 @@ args=(
 	-kernel "$bzimage" -initrd "$res/initrd"
 	-append "console=ttyS0 panic=-1 oops=panic ${USERPTR_CMDLINE:-}"
 	-serial "file:$res/kernel.log" -serial "file:$res/output.log"
-	-device virtio-gpu-pci,blob=on
+	-device virtio-gpu-pci,blob=on,blob-read-only=on
 	-qmp "unix:$qmp,server=on,wait=off"
+	# The host channel: guest tests ask what the device sees through it.
+	-device virtio-serial-pci,id=vser0
+	-chardev "socket,id=hostchan,path=$res/host.sock,server=on,wait=off"
+	-device virtserialport,bus=vser0.0,chardev=hostchan,name=org.virtio-gpu-userptr.host
 )
 printf '%q ' "$qemu" "${args[@]}" >"$res/qemu-cmdline"
 : >"$res/output.log"
 tail -n +1 -f "$res/output.log" 2>/dev/null | grep --line-buffered -v '^USERPTR-EXIT: ' &
 tailpid=$!
+# The relay turns the guest's requests on the host channel into QMP calls.
+python3 "$TOP/scripts/host-relay.py" "$qmp" "$res/host.sock" "$res/host-relay.log" &
+relaypid=$!
 qrc=0
 timeout -k 10 "$timeout" "$qemu" "${args[@]}" >"$res/qemu.log" 2>&1 || qrc=$?
 sleep 0.3
-kill "$tailpid" 2>/dev/null || true
-wait "$tailpid" 2>/dev/null || true
+kill "$tailpid" "$relaypid" 2>/dev/null || true
+wait "$tailpid" "$relaypid" 2>/dev/null || true
 
 if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
 	fail "the guest hung: no result within ${timeout}s (logs: ${res#"$TOP"/}/kernel.log, output.log)"

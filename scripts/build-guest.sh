@@ -12,7 +12,8 @@ inc=$BUILD/linux-debug/usr/include
 [ -f "$inc/drm/virtgpu_drm.h" ] || die "no UAPI headers in ${inc#"$TOP"/}: build the debug kernel first (scripts/build-kernel.sh debug)"
 out=$BUILD/guest/bin
 mkdir -p "$out"
-cflags=(-O2 -g -Wall -Wextra -Werror -static -pthread -isystem "$inc" $(pkg-config --cflags libdrm 2>/dev/null))
+cflags=(-O2 -g -Wall -Wextra -Werror -static -pthread -isystem "$inc"
+	-I"$BUILD/src/linux/tools/testing/selftests" $(pkg-config --cflags libdrm 2>/dev/null))
 
 for c in "$TOP"/guest/*.c; do
 	[ -e "$c" ] || continue

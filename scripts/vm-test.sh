@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The guest suite: boot the debug kernel on the patched QEMU and run every
-# guest test program in one boot: the smoke test, then the series'
-# kselftests. TAP per program and the guest kernel log go to
+# guest test program in one boot: the smoke test, the series' kselftests,
+# and the tests that ask the device what it sees (guest/userptr-host.c). TAP per program and the guest kernel log go to
 # build/results/vm-test/; any kernel splat fails the run.
 #
 # Usage: vm-test.sh       Exit 0 when every case passed and the log is clean.
@@ -18,6 +18,9 @@ for t in "$bin"/kselftest/*; do
 	tests+=("$(basename "$t")")
 	files+=("$t")
 done
+# Then the tests that check what the device sees (guest/userptr-host.c).
+tests+=(userptr-host)
+files+=("$bin/userptr-host")
 
 payload=""
 for t in "${tests[@]}"; do
