@@ -20,7 +20,8 @@ for c in "$TOP"/guest/*.c; do
 	bin=$out/$(basename "$c" .c)
 	libs=()
 	grep -q '<xf86drm.h>' "$c" && libs=(-ldrm)
-	if [ ! -x "$bin" ] || [ "$c" -nt "$bin" ] || [ "$inc/drm/virtgpu_drm.h" -nt "$bin" ]; then
+	if [ ! -x "$bin" ] || [ "$c" -nt "$bin" ] || [ "$inc/drm/virtgpu_drm.h" -nt "$bin" ] ||
+		[ -n "$(find "$TOP/guest" -name '*.h' -newer "$bin" -print -quit)" ]; then
 		run_logged "guest-$(basename "$c" .c)" gcc "${cflags[@]}" -o "$bin" "$c" "${libs[@]}"
 	fi
 done

@@ -22,9 +22,17 @@ done
 tests+=(userptr-host)
 files+=("$bin/userptr-host")
 
+# Last, the demo behind 'make run', as one case.
+tests+=(userptr-demo)
+files+=("$bin/userptr-demo")
+
 payload=""
 for t in "${tests[@]}"; do
-	payload+="echo '### BEGIN $t'; /opt/bin/$t; echo \"### END $t \$?\"; "
+	if [ "$t" = userptr-demo ]; then
+		payload+="echo '### BEGIN $t'; echo 1..1; /opt/bin/$t && echo 'ok 1 userptr-demo' || echo 'not ok 1 userptr-demo'; echo \"### END $t 0\"; "
+	else
+		payload+="echo '### BEGIN $t'; /opt/bin/$t; echo \"### END $t \$?\"; "
+	fi
 done
 fileargs=()
 for f in "${files[@]}"; do fileargs+=(--file "$f"); done
