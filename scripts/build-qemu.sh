@@ -39,5 +39,13 @@ if [ ! -f "$obj/build.ninja" ]; then
 		--disable-werror --disable-download"
 fi
 stage "building QEMU (log: build/logs/qemu-build.log)"
-run_progress qemu-build ninja -C "$obj" qemu-system-x86_64
+run_progress qemu-build ninja -C "$obj" qemu-system-x86_64 ${USERPTR_QEMU_TARGETS:-}
+# The +ds tarball has no firmware: QEMU run from its build tree (qtests)
+# finds Debian's SeaBIOS and option ROMs in its bundle's data directory.
+fw=$obj/qemu-bundle/usr/local/share/qemu
+mkdir -p "$fw"
+for f in /usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin \
+	/usr/share/qemu/kvmvapic.bin /usr/share/qemu/qboot.rom; do
+	[ -e "$fw/$(basename "$f")" ] || ln -sf "$f" "$fw/$(basename "$f")"
+done
 printf '%s\n' "$obj/qemu-system-x86_64"

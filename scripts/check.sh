@@ -4,8 +4,9 @@
 #   2. checkpatch on every patch (--strict for Linux, QEMU's own for QEMU)
 #   3. each patch builds on its own (bisect build); no new W=1 or sparse
 #      warning in drivers/gpu/drm/virtio
-#   4. the harness's own failure-mode tests
-#   5. the guest suite in the VM on the debug kernel (every TAP case counts)
+#   4. the QEMU series' qtests (host side, raw commands)
+#   5. the harness's own failure-mode tests
+#   6. the guest suite in the VM on the debug kernel (every TAP case counts)
 # Ends with the line 'N passed, N failed' (', N skipped') and exits non-zero
 # on any failure.
 . "$(dirname "$0")/lib.sh"
@@ -88,13 +89,22 @@ fi
 "$TOP/scripts/build-qemu.sh" >/dev/null && pass "qemu builds (series head)" || fail "qemu builds (series head)"
 "$TOP/scripts/build-kernel.sh" debug >/dev/null && pass "debug kernel builds (series head)" || fail "debug kernel builds (series head)"
 
-# 4. The harness's own failure modes.
+# 4. Host-side checks: the QEMU series' qtests (raw hostile commands).
+stage "check: host-side qtests"
+qrc=0
+out=$("$TOP/scripts/qtest.sh" 2>&1) || qrc=$?
+while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; esac; done <<<"$out"
+if [ $qrc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+	fail "qtests" "$(tail -n 10 <<<"$out")"
+fi
+
+# 5. The harness's own failure modes.
 stage "check: harness tests"
 if out=$("$TOP/scripts/harness-test.sh" 2>&1); then :; fi
 while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; esac; done <<<"$out"
 grep -q -E '^(PASS|FAIL) ' <<<"$out" || fail "harness tests ran" "$(tail -n 10 <<<"$out")"
 
-# 5. The guest suite.
+# 6. The guest suite.
 stage "check: guest suite in the VM (debug kernel)"
 "$TOP/scripts/vm-test.sh" && vrc=0 || vrc=$?
 if [ -f "$RESULTS/vm-test/counts" ] && [ $vrc -ne 125 ]; then

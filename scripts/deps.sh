@@ -11,7 +11,7 @@
 declare -A WHY=(
 	[fetch]="dpkg-dev xz-utils ca-certificates"
 	[kernel]="build-essential flex bison bc libelf-dev libssl-dev rsync ccache cpio git perl"
-	[qemu]="ninja-build pkg-config libglib2.0-dev libpixman-1-dev zlib1g-dev device-tree-compiler libfdt-dev python3-venv qemu-system-data"
+	[qemu]="ninja-build pkg-config libglib2.0-dev libpixman-1-dev zlib1g-dev device-tree-compiler libfdt-dev python3-venv qemu-system-data seabios"
 	[guest]="busybox-static cpio gzip file libdrm-dev"
 	[check]="sparse codespell python3-ply python3-git"
 	[bench]="gnuplot-nox"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Host-side checks: the QEMU series' qtests, run against the patched QEMU.
+# Prints 'PASS name' or 'FAIL name' per test case; exits non-zero on a
+# failure. Logs in build/logs/qtest-NAME.log.
+. "$(dirname "$0")/lib.sh"
+
+qtests=(virtio-gpu-blob-test)
+targets=()
+for t in "${qtests[@]}"; do targets+=("tests/qtest/$t"); done
+USERPTR_QEMU_TARGETS="${targets[*]}" "$TOP/scripts/build-qemu.sh" >/dev/null
+obj=$BUILD/qemu
+rc=0
+for t in "${qtests[@]}"; do
+	log=$LOGS/qtest-$t.log
+	trc=0
+	(cd "$obj" && QTEST_QEMU_BINARY=./qemu-system-x86_64 timeout 600 \
+		"./tests/qtest/$t" --tap -k) >"$log" 2>&1 || trc=$?
+	n=0
+	while IFS= read -r l; do
+		case $l in
+		"ok "*) echo "PASS qtest ${l#ok [0-9]* }"; n=$((n + 1)) ;;
+		"not ok "*) echo "FAIL qtest ${l#not ok [0-9]* } (log: ${log#"$TOP"/})"; n=$((n + 1)); rc=1 ;;
+		esac
+	done <"$log"
+	if [ $n -eq 0 ] || { [ $trc -ne 0 ] && ! grep -q '^not ok ' "$log"; }; then
+		echo "FAIL qtest $t exited $trc (log: ${log#"$TOP"/})"
+		rc=1
+	fi
+done
+exit $rc
