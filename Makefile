@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: help run check vm-test vm-exec tree export series-status \
+.PHONY: help run check bench vm-test vm-exec tree export series-status \
 	kernel kernel-release qemu guest harness-test clean distclean
 
 help:
@@ -18,6 +18,10 @@ run:
 # Everything a reviewer runs; ends with 'N passed, N failed'.
 check:
 	@$(S)/check.sh
+
+# Benchmarks on the release kernel: table, build/results/bench.json, plot.
+bench:
+	@$(S)/bench.sh
 
 vm-test:
 	@$(S)/deps.sh fetch kernel qemu guest
