@@ -75,6 +75,17 @@ expect "boot: a guest that hangs is stopped and reported" 125 'error: the guest 
 expect "boot: a kernel splat in the guest log fails the run" 1 'WARNING: CPU: 0 PID: 1 at harness-test injected' \
 	"$TOP/scripts/boot.sh" --name ht-splat --timeout 240 --run 'echo "WARNING: CPU: 0 PID: 1 at harness-test injected" >/dev/kmsg'
 
+# blob=off, QEMU's default: the device works as before and offers no blobs.
+bin=$BUILD/guest/bin
+if [ -x "$bin/smoke" ]; then
+	expect "boot: with blob=off the device works and offers no blob resources" 0 'GETPARAM RESOURCE_BLOB = 0' \
+		env USERPTR_GPU_DEVICE=virtio-gpu-pci "$TOP/scripts/boot.sh" --name ht-blob-off --timeout 240 \
+		--file "$bin/smoke" --run /opt/bin/smoke
+else
+	echo "FAIL boot: with blob=off ... (no build/guest/bin/smoke: build the guest programs first)"
+	rc=1
+fi
+
 # vm-exec runs any static binary and passes its exit status through.
 printf '#include <stdio.h>\nint main(int c, char **v) { printf("hello from the guest\\n"); return c > 1 ? 7 : 0; }\n' >"$tmp/exit.c"
 gcc -static -O2 -o "$tmp/exit-prog" "$tmp/exit.c"
