@@ -67,6 +67,31 @@ def main():
         us(lv['1']), us(lv['100']), us(lv['10000']), rt['live10k_vs_live1'],
         'met' if rt['live10k_vs_live1'] <= 1.2 else 'MISSED'))
     p('Ratios: ' + ', '.join('%s=%.3f' % kv for kv in sorted(rt.items())))
+    small = [r for r in data['register'] if r['bytes'] == 4096 and not r['thp']][0]
+    why = []
+    if any(r['bytes'] >= (1 << 20) and r['userptr']['median_us'] > 1.25 * r['io_uring']['median_us']
+           for r in data['register']):
+        why.append('Registration: a userptr pays two synchronous host round trips that io_uring does not\n'
+                   '  (the answer to RESOURCE_CREATE_BLOB, so that a refusal reaches the caller, and the answer\n'
+                   '  to RESOURCE_UNREF, before the pages may be unpinned): %s at 4 KiB, where pinning costs\n'
+                   '  %s. Under TCG a round trip costs about half a millisecond; under KVM it should cost\n'
+                   '  far less (not measurable here: no KVM). The pinning itself tracks io_uring (THP off,\n  64 MiB and up). To close the gap:\n'
+                   '  measure under KVM, or batch registrations so that one round trip serves many.'\
+                   % (us(small['userptr']['median_us']), us(small['io_uring']['median_us'])))
+    if rt['revoke_vs_close'] > 1.5:
+        why.append('Revocation: the revoke worker must first be scheduled, then waits for fences and for the\n'
+                   '  host\'s answer itself, where an explicit close unpins straight from the answer\'s callback.\n'
+                   '  To close the gap: let the worker send RESOURCE_UNREF and unpin from its callback too.')
+    if rt['live10k_vs_live1'] > 1.2:
+        why.append('Live registrations: QEMU\'s 2D device finds a resource by walking a linked list\n'
+                   '  (virtio_gpu_find_resource()), so every command costs O(live resources) on the host; the\n'
+                   '  guest side (interval tree, handle IDR) is logarithmic. To close the gap: a hash table of\n'
+                   '  resources in QEMU.')
+    if why:
+        p('')
+        p('Why goals were missed, and what would close them:')
+        for w in why:
+            p('- ' + w)
     table = '\n'.join(lines)
     print(table)
     open(os.path.join(out, 'bench.txt'), 'w').write(table + '\n')
@@ -79,7 +104,7 @@ def main():
                 if r['thp'] == thp:
                     f.write('%d %f %f\n' % (r['bytes'], r['userptr']['median_us'], r['io_uring']['median_us']))
             f.write('\n\n')
-    script = '''set terminal pngcairo size 900,600
+    script = '''set terminal pngcairo size 900,600 noenhanced
 set output '%s'
 set title 'Registration + release, median of %d (guest under TCG)'
 set logscale xy
