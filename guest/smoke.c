@@ -15,6 +15,8 @@
 #include <drm/drm.h>
 #include <drm/virtgpu_drm.h>
 
+#include "virtgpu.h"
+
 static int failed;
 
 static void result(int ok, const char *what)
@@ -41,28 +43,17 @@ static int driver_bound(void)
 	return bound;
 }
 
-/* The render node whose driver is virtio_gpu, or -1. */
+/* The virtio_gpu render node, with its driver's version printed, or -1. */
 static int open_virtgpu_render_node(void)
 {
-	char path[64], name[32];
-	int i, fd;
+	char path[64], name[32] = "";
+	struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
+	int fd = virtgpu_open(path, sizeof(path));
 
-	for (i = 128; i < 192; i++) {
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-
-		snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "virtio_gpu")) {
-			printf("# %s: driver %s %d.%d.%d\n", path, name,
-			       v.version_major, v.version_minor, v.version_patchlevel);
-			return fd;
-		}
-		close(fd);
-	}
-	return -1;
+	if (fd >= 0 && !ioctl(fd, DRM_IOCTL_VERSION, &v))
+		printf("# %s: driver %s %d.%d.%d\n", path, name,
+		       v.version_major, v.version_minor, v.version_patchlevel);
+	return fd;
 }
 
 int main(void)

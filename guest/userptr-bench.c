@@ -26,6 +26,8 @@
 #include <drm/drm.h>
 #include <drm/virtgpu_drm.h>
 
+#include "virtgpu.h"
+
 #define PAGE 4096UL
 #define MIB (1UL << 20)
 #define REPS 7
@@ -69,58 +71,12 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int open_virtgpu(void)
-{
-	char path[64], name[32];
-	int i, fd;
 
-	for (i = 128; i < 192; i++) {
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
 
-		snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "virtio_gpu"))
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
-
-static long vmstat(const char *key)
-{
-	char line[128];
-	size_t n = strlen(key);
-	long value = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ' ')
-			value = atol(line + n + 1);
-	fclose(f);
-	return value;
-}
-
-/* Pins outstanding, exact (stat_refresh folds the per-CPU counters). */
-static long pins(void)
-{
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			die("stat_refresh");
-		close(fd);
-	}
-	return vmstat("nr_foll_pin_acquired") - vmstat("nr_foll_pin_released");
-}
 
 static void wait_pins(long want)
 {
-	while (pins() != want)
+	while (virtgpu_pins() != want)
 		;
 }
 
@@ -286,14 +242,15 @@ int main(void)
 	int ring, t, i, r, l;
 	char *raw, *p;
 	uint32_t res;
+	char node[64];
 
-	gpu = open_virtgpu();
+	gpu = virtgpu_open(node, sizeof(node));
 	if (gpu < 0)
 		die("no virtio-gpu render node");
 	ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (ring < 0)
 		die("io_uring_setup");
-	base = pins();
+	base = virtgpu_pins();
 
 	printf("{\n  \"reps\": %d,\n  \"register\": [\n", REPS);
 	for (t = 0; t < 2; t++) {

@@ -22,6 +22,7 @@
 #include <drm/virtgpu_drm.h>
 
 #include "hostchan.h"
+#include "virtgpu.h"
 
 #define BUF_SIZE (8UL << 20)
 
@@ -57,33 +58,7 @@ static int fail(const char *what)
 	return 1;
 }
 
-static long vmstat(const char *key)
-{
-	char line[128];
-	size_t n = strlen(key);
-	long value = -1;
-	FILE *f;
-	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
 
-	if (fd >= 0) {
-		if (write(fd, "1", 1) < 0)
-			value = -1;
-		close(fd);
-	}
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ' ')
-			value = atol(line + n + 1);
-	fclose(f);
-	return value;
-}
-
-static long pinned_pages(void)
-{
-	return vmstat("nr_foll_pin_acquired") - vmstat("nr_foll_pin_released");
-}
 
 /* The first render node whose kernel driver is virtio_gpu, as runtimes find it. */
 static int open_render_node(char *path, size_t len)
@@ -158,14 +133,14 @@ int main(void)
 	    (void *)buf, sum);
 
 	step("Register the buffer with the GPU: one ioctl, no copy.");
-	pins_before = pinned_pages();
+	pins_before = virtgpu_pins();
 	rc.blob_mem = VIRTGPU_BLOB_MEM_GUEST;
 	rc.blob_flags = VIRTGPU_BLOB_FLAG_USE_USERPTR;
 	rc.size = BUF_SIZE;
 	rc.userptr = (uintptr_t)buf;
 	if (drmIoctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
 		return fail(strerror(errno));
-	pins_after = pinned_pages();
+	pins_after = virtgpu_pins();
 	say("Registered as GEM handle %u, device resource %u.", rc.bo_handle, rc.res_handle);
 	say("The driver pinned %ld pages of the buffer for the device.", pins_after - pins_before);
 	if (pins_after - pins_before != (long)(BUF_SIZE / 4096))
@@ -207,12 +182,12 @@ int main(void)
 		return fail("the device still has the resource");
 	say("The device no longer has resource %u: the driver told the host to release it.",
 	    rc.res_handle);
-	for (i = 0; i < 1000 && pinned_pages() != pins_before; i++)
+	for (i = 0; i < 1000 && virtgpu_pins() != pins_before; i++)
 		usleep(10000);
-	if (pinned_pages() != pins_before)
+	if (virtgpu_pins() != pins_before)
 		return fail("the pages stayed pinned");
 	say("The pages are unpinned again (%ld pinned, as before): the driver unpins only",
-	    pinned_pages() - pins_before);
+	    virtgpu_pins() - pins_before);
 	say("after the host has answered that it released the resource.");
 
 	step("Close the handle: always succeeds, even after revocation.");

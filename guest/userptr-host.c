@@ -26,29 +26,11 @@
 
 #include "kselftest_harness.h"
 #include "hostchan.h"
+#include "virtgpu.h"
 
 #define PAGE 4096UL
 #define MIB (1UL << 20)
 
-static int open_virtgpu(void)
-{
-	char path[64], name[32];
-	int i, fd;
-
-	for (i = 128; i < 192; i++) {
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-
-		snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(name, 0, sizeof(name));
-		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "virtio_gpu"))
-			return fd;
-		close(fd);
-	}
-	return -1;
-}
 
 static void fill(void *p, size_t len, uint64_t seed)
 {
@@ -163,6 +145,7 @@ struct ctx {
 /* NULL when ready, else why the test cannot run here. */
 static const char *ctx_setup(struct ctx *h)
 {
+	char node[64];
 	int v = 0;
 	struct drm_virtgpu_getparam gp = {
 		.param = VIRTGPU_PARAM_RESOURCE_USERPTR,
@@ -170,7 +153,7 @@ static const char *ctx_setup(struct ctx *h)
 	};
 
 	h->chan = -1;
-	h->fd = open_virtgpu();
+	h->fd = virtgpu_open(node, sizeof(node));
 	if (h->fd < 0)
 		return "no virtio-gpu render node";
 	if (ioctl(h->fd, DRM_IOCTL_VIRTGPU_GETPARAM, &gp) ||
