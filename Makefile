@@ -9,7 +9,7 @@ S := scripts
 	kernel kernel-release qemu guest harness-test clean distclean
 
 help:
-	@sed -n 's/^## //p' README.md
+	@sed -n 's/^## \(make .*\)/\1/p' README.md
 
 # The main job: build what is missing, boot, run the demo (or the smoke test).
 run:
