@@ -16,11 +16,11 @@ series_dir=$TOP/$what/patches
 	info "note: untracked files in build/src/$what are not exported: $(git -C "$src" status --porcelain | grep '^??' | head -n 3 | tr '\n' ' ')"
 
 mkdir -p "$series_dir"
-find "$series_dir" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' -delete
+series_files "$what" | xargs -r rm -f
 # Stable output: zero commit ids and no version signature, so that applying
 # and exporting again gives the same bytes.
 git -C "$src" format-patch -q --zero-commit --no-signature --no-numbered-files \
 	-o "$series_dir" base..HEAD >/dev/null
 # format-patch numbers from 0001: keep that, the cover letter is 0000.
-"$TOP/scripts/series-status.sh" --record "$what"
+series_record "$what"
 info "$what: $(git -C "$src" rev-list --count base..HEAD) patches exported to ${series_dir#"$TOP"/}"

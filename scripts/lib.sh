@@ -23,6 +23,60 @@ mkdir -p "$BUILD" "$LOGS" "$RESULTS" "$CACHE"
 # shellcheck source=../pins.sh
 . "$TOP/pins.sh"
 
+# ccache for every build (kernel, QEMU, bisect), kept in the cache so that
+# it outlives build/ and a fresh clone.
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+KCC="ccache gcc"
+
+# The identity of commits the harness makes in work trees and scratch
+# clones (the project's pseudonymous identity; the submitter replaces it).
+GIT_NAME="virtio-gpu userptr developers"
+GIT_EMAIL=userptr@example.invalid
+git_id() { git -c user.name="$GIT_NAME" -c user.email="$GIT_EMAIL" "$@"; }
+
+# The series WHAT (linux or qemu): its patch files in order (the hand-written
+# cover letter 0000-* is not part of it), their hash, and the stamp in the
+# work tree that records which series files (and HEAD) the tree was made from.
+series_files() {
+	find "$TOP/$1/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' 2>/dev/null | sort
+}
+series_hash() { series_files "$1" | xargs -r cat | sha256sum | cut -d' ' -f1; }
+series_stamp() { printf '%s\n' "$BUILD/src/$1/.git/userptr-series"; }
+series_record() { { series_hash "$1"; git -C "$BUILD/src/$1" rev-parse HEAD; } >"$(series_stamp "$1")"; }
+
+# series_clone WHAT DIR: a throw-away clone of the work tree at its tag
+# 'base' with the series files applied by git am (the work tree itself is
+# not touched). Prints nothing; fails with the first patch that does not
+# apply (log in build/logs/series-clone-WHAT.log).
+series_clone() {
+	local what=$1 dir=$2 p log=$LOGS/series-clone-$1.log
+	rm -rf "$dir"
+	git clone -q --shared --no-checkout "$BUILD/src/$what" "$dir"
+	git -C "$dir" checkout -q base
+	: >"$log"
+	for p in $(series_files "$what"); do
+		git_id -C "$dir" am -q --keep-cr "$p" >>"$log" 2>&1 || {
+			git -C "$dir" am --abort >/dev/null 2>&1 || true
+			printf 'error: %s does not apply to %s base\n' "$(basename "$p")" "$what" >&2
+			return 1
+		}
+	done
+}
+
+# ensure_built WHAT...: build what is stale, quietly (kernel-debug,
+# kernel-release, qemu, guest); prints nothing, fails like the build does.
+ensure_built() {
+	local w
+	for w in "$@"; do
+		case $w in
+		kernel-debug | kernel-release) "$TOP/scripts/build-kernel.sh" "${w#kernel-}" >/dev/null ;;
+		qemu) "$TOP/scripts/build-qemu.sh" >/dev/null ;;
+		guest) "$TOP/scripts/build-guest.sh" >/dev/null ;;
+		*) die "ensure_built: unknown target '$w'" ;;
+		esac
+	done
+}
+
 stage() { printf '==> %s\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -8,9 +8,6 @@
 # commits that differ from the series files.
 . "$(dirname "$0")/lib.sh"
 
-series_files() { find "$TOP/$1/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' 2>/dev/null | sort; }
-series_hash() { series_files "$1" | xargs -r cat | sha256sum | cut -d' ' -f1; }
-
 # Do the tree's commits, exported as scripts/export.sh does, give exactly
 # the series files?
 tree_matches_series() {
@@ -32,7 +29,7 @@ tree_matches_series() {
 mode=check
 case ${1:-} in
 --record)
-	{ series_hash "$2"; git -C "$BUILD/src/$2" rev-parse HEAD; } >"$BUILD/src/$2/.git/userptr-series"
+	series_record "$2"
 	exit 0 ;;
 --against-stamp) mode=stamp; shift ;;
 esac
@@ -54,7 +51,7 @@ for what in "${@:-linux qemu}"; do
 		if [ $mode = stamp ]; then
 			# Is the tree exactly what the recorded series gave (same HEAD,
 			# clean)? Then nothing is lost by applying the new series.
-			[ "$(sed -n 2p "$src/.git/userptr-series" 2>/dev/null)" = "$(git -C "$src" rev-parse HEAD)" ] || rc=1
+			[ "$(sed -n 2p "$(series_stamp "$w")" 2>/dev/null)" = "$(git -C "$src" rev-parse HEAD)" ] || rc=1
 			continue
 		fi
 		if ! tree_matches_series "$w"; then

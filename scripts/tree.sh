@@ -14,18 +14,14 @@
 what=${1:?usage: tree.sh linux|qemu}
 case $what in linux | qemu) ;; *) die "tree.sh: unknown tree '$what'" ;; esac
 src=$BUILD/src/$what
-series_dir=$TOP/$what/patches
-stamp=$src/.git/userptr-series
+stamp=$(series_stamp "$what")
 
-series_files() { find "$series_dir" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' 2>/dev/null | sort; }
-series_hash() { series_files | xargs -r cat | sha256sum | cut -d' ' -f1; }
-
-git_wt() { git -C "$src" -c user.name="virtio-gpu userptr developers" -c user.email=userptr@example.invalid "$@"; }
+git_wt() { git_id -C "$src" "$@"; }
 
 apply_series() {
 	local p n=0
 	git_wt am --abort >/dev/null 2>&1 || true
-	for p in $(series_files); do
+	for p in $(series_files "$what"); do
 		if ! git_wt am -q --keep-cr --committer-date-is-author-date "$p" >"$LOGS/am-$what.log" 2>&1; then
 			git_wt am --abort >/dev/null 2>&1 || true
 			sed -n '1,8p' "$LOGS/am-$what.log" >&2
@@ -33,7 +29,7 @@ apply_series() {
 		fi
 		n=$((n + 1))
 	done
-	"$TOP/scripts/series-status.sh" --record "$what"
+	series_record "$what"
 	info "$what: $n patches applied on base"
 }
 
@@ -50,13 +46,12 @@ if [ ! -d "$src/.git" ]; then
 		git config core.autocrlf false
 		git config gc.auto 0
 		# Commits made here carry the project identity.
-		git config user.name "virtio-gpu userptr developers"
-		git config user.email userptr@example.invalid
+		git config user.name "$GIT_NAME"
+		git config user.email "$GIT_EMAIL"
 		# The tree carries no packaging leftovers; nothing is ignored that
 		# upstream does not ignore itself.
 		git add -A -f . >/dev/null
-		git -c user.name="virtio-gpu userptr developers" -c user.email=userptr@example.invalid \
-			commit -q -m "$what base: $(basename "$tarball")"
+		git_id commit -q -m "$what base: $(basename "$tarball")"
 		git tag base
 	) || die "could not make a git repository of build/src/$what"
 	mv "$src.tmp" "$src"
@@ -64,7 +59,7 @@ if [ ! -d "$src/.git" ]; then
 	exit 0
 fi
 
-[ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$(series_hash)" ] && exit 0
+[ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$(series_hash "$what")" ] && exit 0
 
 # The series changed since this tree was made from it.
 if ! "$TOP/scripts/series-status.sh" --against-stamp "$what" >/dev/null 2>&1; then
