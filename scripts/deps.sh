@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the harness needs, saying what and why.
 #
-# Usage: deps.sh GROUP...   (groups: fetch kernel qemu guest check bench)
+# Usage: deps.sh GROUP...   (groups: fetch kernel qemu guest check bench host3d)
+#        deps.sh --mirror     prints the configured Debian archive URI
 #
 # Also makes sure apt knows the source packages (deb-src) and trixie's meson:
 # both are derived from the Debian mirror this machine is already configured
@@ -15,6 +16,7 @@ declare -A WHY=(
 	[guest]="busybox-static cpio gzip file libdrm-dev"
 	[check]="sparse codespell python3-ply python3-git"
 	[bench]="gnuplot-nox"
+	[host3d]="debootstrap debian-archive-keyring util-linux"
 )
 declare -A TRIXIE=(
 	[qemu]="meson python3-pycotap"
@@ -118,6 +120,10 @@ install_group() {
 	fi
 }
 
+if [ "${1:-}" = --mirror ]; then
+	debian_mirror
+	exit 0
+fi
 if [ "${1:-}" = --setup-apt ]; then
 	setup_apt
 	apt_update
