@@ -1,17 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * userptr-bench: what a virtio-gpu userptr costs, measured in the guest
- * against the kernel's own long-term pinning (io_uring fixed buffers, the
- * same FOLL_LONGTERM pin with no device) and against copying into a guest
- * blob. Every figure is the median of REPS runs, with min and max; every
- * ratio compares two things measured in this same boot. Prints one JSON
- * document on stdout, for scripts/bench.sh to tabulate and plot.
+ * userptr-bench: what a virtio-gpu userptr costs, measured in the guest,
+ * always against the same work done another way in the same boot:
+ *
+ *   register    userptr register+release against io_uring fixed buffers
+ *               (the same FOLL_LONGTERM pin, no device), 4 KiB..256 MiB,
+ *               THP off and on
+ *   copy        userptr against copying into a persistent, pre-faulted,
+ *               mappable staging blob (one memcpy), and the cold copy (a new
+ *               blob each time) as a labelled second row
+ *   revoke      munmap of a registered range against an explicit close
+ *   roundtrip   a control host command (1x1 2D resource create, wait for its
+ *               fence, close) against a 4 KiB userptr create+close
+ *   live        create+close of one page with N live registrations, munmap
+ *               of an unrelated range with N notifiers, kernel memory per
+ *               registration
+ *   threads     registrations from 1 thread against 2 threads at once
+ *   teardown    process exit with N registrations, until all are unpinned
+ *
+ * Two end points per userptr sample: the caller-visible time (the syscalls
+ * returned) and the time until the pages are unpinned. The latter comes from
+ * an event, never from polling: a kretprobe on the driver's unpin
+ * (unpin_user_pages_dirty_lock), read from tracefs with blocking reads, on
+ * the "mono" trace clock, which is CLOCK_MONOTONIC. io_uring unpins before
+ * its syscall returns (checked once per row).
+ *
+ * Sides are interleaved (the order alternates), each point has untimed
+ * warm-up rounds, and the raw samples are printed: one line per point,
+ * "BENCH {json}", on stdout. Statistics, ratios and goals are computed by
+ * scripts/bench-report.py. Before anything, the clock is checked: a coarse
+ * clocksource (jiffies) stops the benchmark with a one-line error, exit 3.
+ *
+ * Usage: userptr-bench [-n SAMPLES] [-t TEARDOWN_SAMPLES_AT_10000]
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <linux/io_uring.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +51,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,10 +62,16 @@
 
 #define PAGE 4096UL
 #define MIB (1UL << 20)
-#define REPS 7
+#define HUGE (2 * MIB)
+#define WARMUP 3
+#define MAX_SAMPLES 256
 #define MAX_LIVE 10000
+#define TRACEFS "/sys/kernel/tracing"
+#define PROBE "userptr_bench/unpinned"
+#define EVENT_TIMEOUT_MS 60000
 
-static int gpu;
+static int gpu, ring, nsamples = 31, teardown_samples = 31;
+static long base_pins;
 
 static double now_us(void)
 {
@@ -43,44 +81,168 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static int cmp_double(const void *a, const void *b)
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	int e = errno;
+	va_list ap;
 
-	return x < y ? -1 : x > y;
-}
-
-struct stat3 {
-	double median, min, max;
-};
-
-static struct stat3 stats(double *v, int n)
-{
-	struct stat3 s;
-
-	qsort(v, n, sizeof(*v), cmp_double);
-	s.median = v[n / 2];
-	s.min = v[0];
-	s.max = v[n - 1];
-	return s;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "userptr-bench: %s: %s\n", what, strerror(errno));
+	fflush(stdout);
+	fprintf(stderr, "userptr-bench: error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, e ? ": %s\n" : "\n", strerror(e));
 	exit(1);
 }
 
+/* ---- output: one JSON object per point; non-finite numbers are null ---- */
 
-
-
-static void wait_pins(long want)
+static void jnum(double v)
 {
-	while (virtgpu_pins() != want)
-		;
+	if (isfinite(v))
+		printf("%.3f", v);
+	else
+		printf("null");
 }
 
-static uint32_t userptr_create(void *p, size_t len, uint32_t *res)
+static void jarray(const char *name, const double *v, int n, int comma)
+{
+	int i;
+
+	printf("\"%s\": [", name);
+	for (i = 0; i < n; i++) {
+		if (i)
+			printf(",");
+		jnum(v[i]);
+	}
+	printf("]%s", comma ? ", " : "");
+}
+
+/* ---- the clock ---- */
+
+static void read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (f && fgets(buf, len, f))
+		buf[strcspn(buf, "\n")] = 0;
+	if (f)
+		fclose(f);
+}
+
+/*
+ * The smallest step CLOCK_MONOTONIC takes, from 64 observed changes (at most
+ * 0.2 s), and the clocksource; coarse (jiffies, or steps over 10 us) stops.
+ */
+static double check_clock(char *cs, size_t len)
+{
+	double step = INFINITY, start = now_us(), a, b;
+	int i;
+
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", cs, len);
+	for (i = 0; i < 64 && now_us() - start < 200000; i++) {
+		a = now_us();
+		do
+			b = now_us();
+		while (b == a && b - start < 200000);
+		if (b > a && b - a < step)
+			step = b - a;
+	}
+	if (strstr(cs, "jiffies") || !isfinite(step) || step > 10.0) {
+		fprintf(stderr, "userptr-bench: error: the guest clock is coarse (clocksource %s, smallest step %.0f us): "
+			"timings would be multiples of it; boot with a calibrated TSC (see README, Benchmarks)\n",
+			cs[0] ? cs : "unknown", isfinite(step) ? step : -1.0);
+		exit(3);
+	}
+	return step;
+}
+
+/* ---- the unpin event (tracefs) ---- */
+
+static int trace_fd = -1;
+static char tbuf[1 << 16];
+static size_t tlen;
+
+static void tracefs_write(const char *file, const char *val, int flags)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), TRACEFS "/%s", file);
+	fd = open(path, O_WRONLY | flags);
+	if (fd < 0 || write(fd, val, strlen(val)) < 0)
+		die("tracefs: writing '%s' to %s (release kernel without KPROBE_EVENTS?)", val, path);
+	close(fd);
+}
+
+static void trace_setup(void)
+{
+	tracefs_write("tracing_on", "0", O_TRUNC);
+	tracefs_write("trace_clock", "mono", O_TRUNC);
+	tracefs_write("buffer_size_kb", "4096", O_TRUNC);
+	tracefs_write("kprobe_events", "r64:" PROBE " unpin_user_pages_dirty_lock\n", O_APPEND);
+	tracefs_write("events/" PROBE "/enable", "1", O_TRUNC);
+	tracefs_write("trace", "", O_TRUNC);
+	trace_fd = open(TRACEFS "/trace_pipe", O_RDONLY | O_NONBLOCK);
+	if (trace_fd < 0)
+		die("tracefs: trace_pipe");
+	tracefs_write("tracing_on", "1", O_TRUNC);
+}
+
+/* The timestamp (CLOCK_MONOTONIC, us) of the next unpin; blocks, no polling loop. */
+static double next_unpin(void)
+{
+	for (;;) {
+		char *nl = memchr(tbuf, '\n', tlen), *ev, *ts;
+		struct pollfd pfd = { .fd = trace_fd, .events = POLLIN };
+		ssize_t n;
+
+		if (nl) {
+			double t = NAN;
+
+			*nl = 0;
+			ev = strstr(tbuf, " unpinned: ");
+			if (ev) {
+				*ev = 0;
+				ts = strrchr(tbuf, ' ');
+				t = ts ? strtod(ts + 1, NULL) * 1e6 : NAN;
+			}
+			tlen -= nl + 1 - tbuf;
+			memmove(tbuf, nl + 1, tlen);
+			if (ev)
+				return t;
+			continue;
+		}
+		n = read(trace_fd, tbuf + tlen, sizeof(tbuf) - tlen - 1);
+		if (n > 0) {
+			tlen += n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN)
+			die("reading trace_pipe");
+		/* Sleep until the kernel wakes us; the timeout only catches a lost event. */
+		if (poll(&pfd, 1, EVENT_TIMEOUT_MS) == 0) {
+			errno = 0;
+			die("no unpin event within %d s (the driver no longer calls unpin_user_pages_dirty_lock?)",
+			    EVENT_TIMEOUT_MS / 1000);
+		}
+	}
+}
+
+/* The time of the last of @n unpins. */
+static double unpins(long n)
+{
+	double t = 0;
+
+	while (n-- > 0)
+		t = next_unpin();
+	return t;
+}
+
+/* ---- the two pinning interfaces ---- */
+
+static uint32_t userptr_create(int fd, void *p, size_t len, uint32_t *res)
 {
 	struct drm_virtgpu_resource_create_blob rc = {
 		.blob_mem = VIRTGPU_BLOB_MEM_GUEST,
@@ -89,47 +251,33 @@ static uint32_t userptr_create(void *p, size_t len, uint32_t *res)
 		.userptr = (uintptr_t)p,
 	};
 
-	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
-		die("userptr create");
+	if (ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
+		die("userptr create of %zu bytes", len);
 	if (res)
 		*res = rc.res_handle;
 	return rc.bo_handle;
 }
 
-static void gem_close(uint32_t handle)
+static void gem_close(int fd, uint32_t handle)
 {
 	struct drm_gem_close gc = { .handle = handle };
 
-	if (ioctl(gpu, DRM_IOCTL_GEM_CLOSE, &gc))
+	if (ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc))
 		die("gem close");
 }
 
-static void set_thp(const char *mode)
+/* Register+release: caller-visible in @vis, until unpinned returned. */
+static double userptr_cycle(void *p, size_t len, double *vis)
 {
-	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_WRONLY);
+	double t0 = now_us(), t1;
 
-	if (fd < 0 || write(fd, mode, strlen(mode)) < 0)
-		die("transparent_hugepage/enabled");
-	close(fd);
+	gem_close(gpu, userptr_create(gpu, p, len, NULL));
+	t1 = now_us();
+	*vis = t1 - t0;
+	return unpins(1) - t0;
 }
 
-/* A populated, 2 MiB aligned buffer; THP as /sys says. */
-static char *buffer(size_t len, char **raw)
-{
-	size_t align = 2 * MIB;
-	char *p;
-
-	*raw = mmap(NULL, len + align, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (*raw == MAP_FAILED)
-		die("mmap");
-	p = (char *)(((uintptr_t)*raw + align - 1) & ~(align - 1));
-	memset(p, 1, len);
-	return p;
-}
-
-/* io_uring fixed buffers: the same FOLL_LONGTERM pin, no device. */
-static double io_uring_register_release(int ring, void *p, size_t len)
+static double io_uring_cycle(void *p, size_t len)
 {
 	struct iovec iov = { .iov_base = p, .iov_len = len };
 	double t0 = now_us();
@@ -141,43 +289,66 @@ static double io_uring_register_release(int ring, void *p, size_t len)
 	return now_us() - t0;
 }
 
-/* Register, release, and wait until the pins are gone again. */
-static double userptr_register_release(void *p, size_t len, long base)
+static void set_thp(int on)
 {
-	double t0 = now_us();
+	const char *mode = on ? "always" : "never";
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_WRONLY);
 
-	gem_close(userptr_create(p, len, NULL));
-	wait_pins(base);
-	return now_us() - t0;
+	if (fd < 0 || write(fd, mode, strlen(mode)) < 0)
+		die("transparent_hugepage/enabled");
+	close(fd);
 }
 
-/* Without userptr: a mappable guest blob, filled with memcpy. */
-static double copy_path(void *src, size_t len)
-{
-	struct drm_virtgpu_resource_create_blob rc = {
-		.blob_mem = VIRTGPU_BLOB_MEM_GUEST,
-		.blob_flags = VIRTGPU_BLOB_FLAG_USE_MAPPABLE,
-		.size = len,
-	};
-	struct drm_virtgpu_map map = { 0 };
-	double t0 = now_us();
-	void *dst;
+struct buf {
+	char *raw, *p;
+	size_t len, maplen;
+};
 
-	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
-		die("blob create");
-	map.handle = rc.bo_handle;
-	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_MAP, &map))
-		die("blob map");
-	dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, gpu, map.offset);
-	if (dst == MAP_FAILED)
-		die("blob mmap");
-	memcpy(dst, src, len);
-	munmap(dst, len);
-	gem_close(rc.bo_handle);
-	return now_us() - t0;
+/*
+ * A populated buffer whose start is 2 MiB aligned and whose 2 MiB blocks lie
+ * inside the mapping, so that with THP on even a 4 KiB buffer can be backed
+ * by a huge page; THP as set_thp() said.
+ */
+static struct buf buffer(size_t len)
+{
+	struct buf b = { .len = len };
+
+	b.maplen = ((len + HUGE - 1) & ~(HUGE - 1)) + HUGE;
+	b.raw = mmap(NULL, b.maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b.raw == MAP_FAILED)
+		die("mmap of %zu bytes", b.maplen);
+	b.p = (char *)(((uintptr_t)b.raw + HUGE - 1) & ~(HUGE - 1));
+	memset(b.p, 1, len);
+	return b;
 }
 
-/* The memory entries the driver sent for resource @res (debugfs). */
+static void buffer_free(struct buf *b)
+{
+	munmap(b->raw, b->maplen);
+}
+
+/* AnonHugePages of the mapping holding @p, in KiB (smaps). */
+static long anon_huge_kib(void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	int in = 0;
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* The memory entries the driver sent for resource @res (debugfs), or -1. */
 static long driver_entries(uint32_t res)
 {
 	char line[256];
@@ -189,7 +360,7 @@ static long driver_entries(uint32_t res)
 		f = fopen(g.gl_pathv[0], "r");
 	globfree(&g);
 	while (f && fgets(line, sizeof(line), f))
-		if (strtoul(line, NULL, 10) == res && line[0] != 'r')
+		if (line[0] >= '0' && line[0] <= '9' && strtoul(line, NULL, 10) == res)
 			sscanf(line, "%*u %*d %*s %*u %ld", &entries);
 	if (f)
 		fclose(f);
@@ -221,158 +392,602 @@ static long contiguous_runs(void *p, size_t len)
 	return runs;
 }
 
-static void print_stat(const char *name, struct stat3 s, int comma)
+/* Entries of a registration of @b (one extra, untimed), and its runs. */
+static void entries_of(struct buf *b, long *entries, long *runs)
 {
-	printf("    \"%s\": {\"median_us\": %.1f, \"min_us\": %.1f, \"max_us\": %.1f}%s\n",
-	       name, s.median, s.min, s.max, comma ? "," : "");
+	uint32_t res, h = userptr_create(gpu, b->p, b->len, &res);
+
+	*entries = driver_entries(res);
+	*runs = contiguous_runs(b->p, b->len);
+	gem_close(gpu, h);
+	unpins(1);
 }
 
-int main(void)
+/* ---- families ---- */
+
+static const char *sz(size_t b, char *s)
+{
+	if (b < MIB)
+		sprintf(s, "%zu KiB", b >> 10);
+	else
+		sprintf(s, "%zu MiB", b >> 20);
+	return s;
+}
+
+static void family_register(int thp, size_t len)
+{
+	static double uv[MAX_SAMPLES], uu[MAX_SAMPLES], io[MAX_SAMPLES];
+	struct buf b;
+	long huge, entries, runs, pins_after;
+	int i, k = 0;
+	char s[32];
+
+	set_thp(thp);
+	b = buffer(len);
+	huge = anon_huge_kib(b.p);
+	for (i = 0; i < WARMUP + nsamples; i++) {
+		double vis, unp, ring_t;
+
+		if (i & 1) {
+			ring_t = io_uring_cycle(b.p, len);
+			unp = userptr_cycle(b.p, len, &vis);
+		} else {
+			unp = userptr_cycle(b.p, len, &vis);
+			ring_t = io_uring_cycle(b.p, len);
+		}
+		if (i >= WARMUP) {
+			uv[k] = vis;
+			uu[k] = unp;
+			io[k++] = ring_t;
+		}
+	}
+	io_uring_cycle(b.p, len);
+	pins_after = virtgpu_pins() - base_pins;
+	entries_of(&b, &entries, &runs);
+	printf("BENCH {\"family\": \"register\", \"thp\": %s, \"bytes\": %zu, \"label\": \"%s\", "
+	       "\"anon_huge_kib\": %ld, \"entries\": %ld, \"runs\": %ld, \"io_uring_pins_left_on_return\": %ld, ",
+	       thp ? "true" : "false", len, sz(len, s), huge, entries, runs, pins_after);
+	jarray("userptr_caller_us", uv, k, 1);
+	jarray("userptr_unpinned_us", uu, k, 1);
+	jarray("io_uring_us", io, k, 0);
+	printf("}\n");
+	fflush(stdout);
+	buffer_free(&b);
+}
+
+/* A mappable guest blob of @len bytes, mapped into this process. */
+static void *blob_map(size_t len, uint32_t *handle)
+{
+	struct drm_virtgpu_resource_create_blob rc = {
+		.blob_mem = VIRTGPU_BLOB_MEM_GUEST,
+		.blob_flags = VIRTGPU_BLOB_FLAG_USE_MAPPABLE,
+		.size = len,
+	};
+	struct drm_virtgpu_map map = { 0 };
+	void *dst;
+
+	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
+		die("blob create");
+	map.handle = rc.bo_handle;
+	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_MAP, &map))
+		die("blob map");
+	dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, gpu, map.offset);
+	if (dst == MAP_FAILED)
+		die("blob mmap");
+	*handle = rc.bo_handle;
+	return dst;
+}
+
+/* The cold copy: a new blob each time (allocation, zeroing, faults, memcpy, close). */
+static double copy_cold(void *src, size_t len)
+{
+	double t0 = now_us();
+	uint32_t h;
+	void *dst = blob_map(len, &h);
+
+	memcpy(dst, src, len);
+	munmap(dst, len);
+	gem_close(gpu, h);
+	return now_us() - t0;
+}
+
+static void family_copy(int thp, size_t len)
+{
+	static double uv[MAX_SAMPLES], uu[MAX_SAMPLES], warm[MAX_SAMPLES], cold[MAX_SAMPLES];
+	struct buf b;
+	uint32_t staging;
+	char *dst;
+	int i, k = 0;
+	char s[32];
+
+	set_thp(thp);
+	b = buffer(len);
+	/* The staging buffer a user without userptrs keeps: created, mapped and faulted in once. */
+	dst = blob_map(len, &staging);
+	memset(dst, 0, len);
+	for (i = 0; i < WARMUP + nsamples; i++) {
+		double vis, unp, t0, w, c;
+
+		if (i & 1) {
+			t0 = now_us();
+			memcpy(dst, b.p, len);
+			w = now_us() - t0;
+			c = copy_cold(b.p, len);
+			unp = userptr_cycle(b.p, len, &vis);
+		} else {
+			unp = userptr_cycle(b.p, len, &vis);
+			c = copy_cold(b.p, len);
+			t0 = now_us();
+			memcpy(dst, b.p, len);
+			w = now_us() - t0;
+		}
+		if (i >= WARMUP) {
+			uv[k] = vis;
+			uu[k] = unp;
+			warm[k] = w;
+			cold[k++] = c;
+		}
+	}
+	printf("BENCH {\"family\": \"copy\", \"thp\": %s, \"bytes\": %zu, \"label\": \"%s\", \"anon_huge_kib\": %ld, ",
+	       thp ? "true" : "false", len, sz(len, s), anon_huge_kib(b.p));
+	jarray("userptr_caller_us", uv, k, 1);
+	jarray("userptr_unpinned_us", uu, k, 1);
+	jarray("copy_staging_us", warm, k, 1);
+	jarray("copy_cold_us", cold, k, 0);
+	printf("}\n");
+	fflush(stdout);
+	munmap(dst, len);
+	gem_close(gpu, staging);
+	buffer_free(&b);
+}
+
+static void family_revoke(size_t len)
+{
+	static double mv[MAX_SAMPLES], mu[MAX_SAMPLES], cv[MAX_SAMPLES], cu[MAX_SAMPLES];
+	int i, j, k = 0;
+	char s[32];
+
+	set_thp(0);
+	for (i = 0; i < WARMUP + nsamples; i++) {
+		double vis[2] = { 0 }, unp[2] = { 0 };
+
+		for (j = 0; j < 2; j++) {
+			int revoke = (i & 1) ^ j;
+			struct buf b = buffer(len);
+			uint32_t h = userptr_create(gpu, b.p, len, NULL);
+			double t0 = now_us();
+
+			if (revoke) {
+				munmap(b.raw, b.maplen);
+				vis[0] = now_us() - t0;
+				unp[0] = unpins(1) - t0;
+				gem_close(gpu, h);
+			} else {
+				gem_close(gpu, h);
+				vis[1] = now_us() - t0;
+				unp[1] = unpins(1) - t0;
+				buffer_free(&b);
+			}
+		}
+		if (i >= WARMUP) {
+			mv[k] = vis[0];
+			mu[k] = unp[0];
+			cv[k] = vis[1];
+			cu[k++] = unp[1];
+		}
+	}
+	printf("BENCH {\"family\": \"revoke\", \"thp\": false, \"bytes\": %zu, \"label\": \"%s\", ", len, sz(len, s));
+	jarray("munmap_caller_us", mv, k, 1);
+	jarray("munmap_unpinned_us", mu, k, 1);
+	jarray("close_caller_us", cv, k, 1);
+	jarray("close_unpinned_us", cu, k, 0);
+	printf("}\n");
+	fflush(stdout);
+}
+
+/* The control: a 1x1 2D resource, created with a fence, waited for, closed. */
+static double control_roundtrip(double *submit)
+{
+	struct drm_virtgpu_resource_create rc = {
+		.target = 2, .format = 1 /* B8G8R8A8 */, .width = 1, .height = 1,
+		.depth = 1, .array_size = 1,
+	};
+	struct drm_virtgpu_3d_wait w = { 0 };
+	double t0 = now_us(), t;
+
+	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc))
+		die("2D resource create");
+	*submit = now_us() - t0;
+	w.handle = rc.bo_handle;
+	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_WAIT, &w))
+		die("wait for the 2D resource's fence");
+	gem_close(gpu, rc.bo_handle);
+	t = now_us() - t0;
+	return t;
+}
+
+static double getparam_cycle(void)
+{
+	int value = 0;
+	struct drm_virtgpu_getparam gp = {
+		.param = VIRTGPU_PARAM_RESOURCE_BLOB, .value = (uintptr_t)&value,
+	};
+	double t0 = now_us();
+
+	if (ioctl(gpu, DRM_IOCTL_VIRTGPU_GETPARAM, &gp))
+		die("getparam");
+	return now_us() - t0;
+}
+
+static void family_roundtrip(void)
+{
+	static double rt[MAX_SAMPLES], sub[MAX_SAMPLES], uv[MAX_SAMPLES], uu[MAX_SAMPLES],
+		io[MAX_SAMPLES], gp[MAX_SAMPLES];
+	struct buf b;
+	int i, k = 0;
+
+	set_thp(0);
+	b = buffer(PAGE);
+	for (i = 0; i < WARMUP + nsamples; i++) {
+		double vis, unp, r, s, ring_t, g;
+
+		if (i & 1) {
+			r = control_roundtrip(&s);
+			unp = userptr_cycle(b.p, PAGE, &vis);
+			ring_t = io_uring_cycle(b.p, PAGE);
+		} else {
+			unp = userptr_cycle(b.p, PAGE, &vis);
+			r = control_roundtrip(&s);
+			ring_t = io_uring_cycle(b.p, PAGE);
+		}
+		g = getparam_cycle();
+		if (i >= WARMUP) {
+			rt[k] = r;
+			sub[k] = s;
+			uv[k] = vis;
+			uu[k] = unp;
+			gp[k] = g;
+			io[k++] = ring_t;
+		}
+	}
+	printf("BENCH {\"family\": \"roundtrip\", \"bytes\": 4096, ");
+	jarray("control_us", rt, k, 1);
+	jarray("control_submit_us", sub, k, 1);
+	jarray("getparam_us", gp, k, 1);
+	jarray("userptr_caller_us", uv, k, 1);
+	jarray("userptr_unpinned_us", uu, k, 1);
+	jarray("io_uring_us", io, k, 0);
+	printf("}\n");
+	fflush(stdout);
+	buffer_free(&b);
+}
+
+/* Kernel memory the guest reports (/proc/meminfo), in KiB. */
+static long meminfo(const char *key)
+{
+	char line[128];
+	size_t n = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = atol(line + n + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Ask the host (scripts/bench.sh reads QEMU's VmRSS on this line) and give it time. */
+static void host_rss_mark(const char *tag)
+{
+	printf("BENCH-RSS %s\n", tag);
+	fflush(stdout);
+	sleep(2);
+}
+
+static void family_live(void)
+{
+	static const int counts[] = { 1, 100, 1000, MAX_LIVE };
+	static uint32_t live[MAX_LIVE];
+	static double cv[MAX_SAMPLES], cu[MAX_SAMPLES], mu[MAX_SAMPLES];
+	struct buf b;
+	int l, i, k;
+
+	set_thp(0);
+	b = buffer((MAX_LIVE + 1) * PAGE);
+	for (l = 0; l < (int)(sizeof(counts) / sizeof(counts[0])); l++) {
+		int n = counts[l];
+		long slab0 = 0, vm0 = 0, sun0 = 0, pt0 = 0;
+
+		if (n == MAX_LIVE) {
+			host_rss_mark("live-before");
+			slab0 = meminfo("Slab");
+			sun0 = meminfo("SUnreclaim");
+			vm0 = meminfo("VmallocUsed");
+			pt0 = meminfo("PageTables");
+		}
+		for (i = 0; i < n; i++)
+			live[i] = userptr_create(gpu, b.p + (size_t)i * PAGE, PAGE, NULL);
+		if (n == MAX_LIVE) {
+			printf("BENCH {\"family\": \"kmem\", \"live\": %d, \"slab_kib\": %ld, \"sunreclaim_kib\": %ld, "
+			       "\"vmalloc_kib\": %ld, \"pagetables_kib\": %ld}\n", n,
+			       meminfo("Slab") - slab0, meminfo("SUnreclaim") - sun0,
+			       meminfo("VmallocUsed") - vm0, meminfo("PageTables") - pt0);
+			host_rss_mark("live-after");
+		}
+		for (i = 0, k = 0; i < WARMUP + nsamples; i++) {
+			double vis, unp, t0, m;
+			char *x;
+
+			/* munmap of an unrelated, populated 64 KiB range in a process with n notifiers */
+			x = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+			if (x == MAP_FAILED)
+				die("mmap");
+			if (i & 1) {
+				t0 = now_us();
+				munmap(x, 64 * 1024);
+				m = now_us() - t0;
+				unp = userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
+			} else {
+				unp = userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
+				t0 = now_us();
+				munmap(x, 64 * 1024);
+				m = now_us() - t0;
+			}
+			if (i >= WARMUP) {
+				cv[k] = vis;
+				cu[k] = unp;
+				mu[k++] = m;
+			}
+		}
+		printf("BENCH {\"family\": \"live\", \"live\": %d, ", n);
+		jarray("userptr_caller_us", cv, k, 1);
+		jarray("userptr_unpinned_us", cu, k, 1);
+		jarray("munmap_other_us", mu, k, 0);
+		printf("}\n");
+		fflush(stdout);
+		for (i = 0; i < n; i++)
+			gem_close(gpu, live[i]);
+		unpins(n);
+	}
+	buffer_free(&b);
+}
+
+/* ---- two threads registering at once ---- */
+
+#define BATCH 8
+
+struct worker {
+	pthread_t th;
+	struct buf b;
+	pthread_barrier_t *go;
+	double t;
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	double t0;
+	int i;
+
+	pthread_barrier_wait(w->go);
+	t0 = now_us();
+	for (i = 0; i < BATCH; i++)
+		gem_close(gpu, userptr_create(gpu, w->b.p, PAGE * 16, NULL));
+	w->t = now_us() - t0;
+	return NULL;
+}
+
+static double batch(struct worker *w, int threads)
+{
+	pthread_barrier_t go;
+	double t0, t;
+	int i;
+
+	pthread_barrier_init(&go, NULL, threads + 1);
+	for (i = 0; i < threads; i++) {
+		w[i].go = &go;
+		if (pthread_create(&w[i].th, NULL, worker_run, &w[i]))
+			die("pthread_create");
+	}
+	pthread_barrier_wait(&go);
+	t0 = now_us();
+	for (i = 0; i < threads; i++)
+		pthread_join(w[i].th, NULL);
+	t = now_us() - t0;
+	pthread_barrier_destroy(&go);
+	unpins((long)threads * BATCH);
+	return t;
+}
+
+static void family_threads(void)
+{
+	static double one[MAX_SAMPLES], two[MAX_SAMPLES];
+	struct worker w[2];
+	int i, k = 0;
+
+	set_thp(0);
+	w[0].b = buffer(PAGE * 16);
+	w[1].b = buffer(PAGE * 16);
+	for (i = 0; i < WARMUP + nsamples; i++) {
+		double a, c;
+
+		if (i & 1) {
+			c = batch(w, 2);
+			a = batch(w, 1);
+		} else {
+			a = batch(w, 1);
+			c = batch(w, 2);
+		}
+		if (i >= WARMUP) {
+			one[k] = a;
+			two[k++] = c;
+		}
+	}
+	printf("BENCH {\"family\": \"threads\", \"bytes\": %lu, \"per_thread\": %d, ", PAGE * 16, BATCH);
+	jarray("one_thread_us", one, k, 1);
+	jarray("two_threads_us", two, k, 0);
+	printf("}\n");
+	fflush(stdout);
+	buffer_free(&w[0].b);
+	buffer_free(&w[1].b);
+}
+
+/* ---- teardown at process exit ---- */
+
+static void teardown_one(int n, double *vis, double *unp)
+{
+	int ready[2], go[2];
+	char c = 0;
+	pid_t pid;
+	double t0;
+
+	if (pipe(ready) || pipe(go))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		char node[64];
+		int fd = virtgpu_open(node, sizeof(node)), i;
+		char *p = mmap(NULL, (size_t)n * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+		if (fd < 0 || p == MAP_FAILED)
+			_exit(1);
+		for (i = 0; i < n; i++)
+			userptr_create(fd, p + (size_t)i * PAGE, PAGE, NULL);
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	if (read(ready[0], &c, 1) != 1)
+		die("the teardown child failed to register %d ranges", n);
+	t0 = now_us();
+	if (write(go[1], &c, 1) != 1)
+		die("pipe");
+	waitpid(pid, NULL, 0);
+	*vis = now_us() - t0;
+	*unp = unpins(n) - t0;
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
+static void family_teardown(void)
+{
+	static const int counts[] = { 1, 1000, MAX_LIVE };
+	static double v[MAX_SAMPLES], u[MAX_SAMPLES];
+	int l, i, k;
+
+	for (l = 0; l < 3; l++) {
+		int n = counts[l], want = n == MAX_LIVE ? teardown_samples : nsamples;
+		int warm = n == MAX_LIVE ? 1 : WARMUP;
+
+		for (i = 0, k = 0; i < warm + want; i++) {
+			double vis, unp;
+
+			teardown_one(n, &vis, &unp);
+			if (i >= warm) {
+				v[k] = vis;
+				u[k++] = unp;
+			}
+		}
+		printf("BENCH {\"family\": \"teardown\", \"live\": %d, ", n);
+		jarray("exit_caller_us", v, k, 1);
+		jarray("exit_unpinned_us", u, k, 0);
+		printf("}\n");
+		fflush(stdout);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	static const size_t sizes[] = {
-		4096, 64 * 1024, MIB, 16 * MIB, 64 * MIB, 256 * MIB,
+		4096, 64 * 1024, MIB, 4 * MIB, 16 * MIB, 64 * MIB, 256 * MIB,
 	};
-	static const int live_counts[] = { 1, 100, MAX_LIVE };
-	static uint32_t live[MAX_LIVE];
 	struct io_uring_params params = { 0 };
-	double v[REPS], live_cost[3] = { 0 };
-	struct stat3 reg64 = { 0 }, ring64 = { 0 }, up64 = { 0 }, copy64 = { 0 };
-	struct stat3 revoke, close_st;
-	long base, entries_thp = -1, runs_thp = -1, entries_sc = -1, runs_sc = -1;
-	int ring, t, i, r, l;
-	char *raw, *p;
-	uint32_t res;
-	char node[64];
+	char node[64], cs[64];
+	int opt, t, i;
+	double step, t0;
 
+	while ((opt = getopt(argc, argv, "n:t:")) != -1) {
+		if (opt == 'n')
+			nsamples = atoi(optarg);
+		else if (opt == 't')
+			teardown_samples = atoi(optarg);
+		else
+			return 2;
+	}
+	if (nsamples < 1 || nsamples > MAX_SAMPLES || teardown_samples < 1 || teardown_samples > MAX_SAMPLES)
+		return 2;
+
+	step = check_clock(cs, sizeof(cs));
 	gpu = virtgpu_open(node, sizeof(node));
 	if (gpu < 0)
 		die("no virtio-gpu render node");
 	ring = syscall(__NR_io_uring_setup, 4, &params);
 	if (ring < 0)
 		die("io_uring_setup");
-	base = virtgpu_pins();
+	trace_setup();
+	base_pins = virtgpu_pins();
+	printf("BENCH {\"family\": \"env\", \"clocksource\": \"%s\", \"clock_step_us\": %.3f, "
+	       "\"samples\": %d, \"teardown_samples_10000\": %d, \"warmup\": %d, \"unpin_event\": "
+	       "\"kretprobe unpin_user_pages_dirty_lock, trace_clock mono\"}\n",
+	       cs, step, nsamples, teardown_samples, WARMUP);
+	fflush(stdout);
 
-	printf("{\n  \"reps\": %d,\n  \"register\": [\n", REPS);
-	for (t = 0; t < 2; t++) {
-		set_thp(t ? "always" : "never");
-		for (i = 0; i < (int)(sizeof(sizes) / sizeof(sizes[0])); i++) {
-			struct stat3 su, si;
+	/* The event source works before anything relies on it. */
+	{
+		struct buf b = buffer(PAGE);
+		double vis;
 
-			p = buffer(sizes[i], &raw);
-			for (r = 0; r < REPS; r++)
-				v[r] = userptr_register_release(p, sizes[i], base);
-			su = stats(v, REPS);
-			for (r = 0; r < REPS; r++)
-				v[r] = io_uring_register_release(ring, p, sizes[i]);
-			si = stats(v, REPS);
-			printf("    {\"thp\": %s, \"bytes\": %zu, \"userptr\": {\"median_us\": %.1f, \"min_us\": %.1f, \"max_us\": %.1f}, \"io_uring\": {\"median_us\": %.1f, \"min_us\": %.1f, \"max_us\": %.1f}}%s\n",
-			       t ? "true" : "false", sizes[i], su.median, su.min, su.max,
-			       si.median, si.min, si.max,
-			       t == 1 && i == (int)(sizeof(sizes) / sizeof(sizes[0])) - 1 ? "" : ",");
-			if (sizes[i] == 64 * MIB && t == 1) {
-				reg64 = su;
-				ring64 = si;
-			}
-			munmap(raw, sizes[i] + 2 * MIB);
+		t0 = userptr_cycle(b.p, PAGE, &vis);
+		if (!(t0 >= vis) || t0 > 10e6) {
+			errno = 0;
+			die("the unpin event's clock does not match CLOCK_MONOTONIC (%.1f us after start, caller saw %.1f us)",
+			    t0, vis);
 		}
+		buffer_free(&b);
 	}
-	printf("  ],\n");
 
-	/* Copy path against userptr, 64 MiB, THP on. */
-	p = buffer(64 * MIB, &raw);
-	for (r = 0; r < REPS; r++)
-		v[r] = userptr_register_release(p, 64 * MIB, base);
-	up64 = stats(v, REPS);
-	for (r = 0; r < REPS; r++)
-		v[r] = copy_path(p, 64 * MIB);
-	copy64 = stats(v, REPS);
-	munmap(raw, 66 * MIB);
+	family_roundtrip();
+	for (t = 0; t < 2; t++)
+		for (i = 0; i < (int)(sizeof(sizes) / sizeof(sizes[0])); i++)
+			family_register(t, sizes[i]);
+	family_copy(0, 64 * MIB);
+	family_copy(1, 64 * MIB);
+	family_revoke(16 * MIB);
+	family_threads();
+	family_live();
+	family_teardown();
+	/* Entries of a THP-backed 1 GiB range and of a fully scattered 64 MiB one. */
+	{
+		struct buf b;
+		long e, r;
+		char *raw;
 
-	/* Revocation by munmap against explicit close, 16 MiB. */
-	for (r = 0; r < REPS; r++) {
-		double t0;
-		uint32_t h;
-
-		p = buffer(16 * MIB, &raw);
-		h = userptr_create(p, 16 * MIB, NULL);
-		t0 = now_us();
-		munmap(raw, 18 * MIB);
-		wait_pins(base);
-		v[r] = now_us() - t0;
-		gem_close(h);
+		set_thp(1);
+		b = buffer(1024 * MIB);
+		entries_of(&b, &e, &r);
+		printf("BENCH {\"family\": \"entries\", \"label\": \"THP 1 GiB\", \"bytes\": %lu, \"anon_huge_kib\": %ld, "
+		       "\"entries\": %ld, \"runs\": %ld}\n", 1024 * MIB, anon_huge_kib(b.p), e, r);
+		buffer_free(&b);
+		set_thp(0);
+		raw = mmap(NULL, 64 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (raw == MAP_FAILED)
+			die("mmap");
+		for (i = 0; i < (int)(64 * MIB / PAGE); i++)
+			raw[(((size_t)i * 7919) % (64 * MIB / PAGE)) * PAGE] = 1;
+		b = (struct buf){ .raw = raw, .p = raw, .len = 64 * MIB, .maplen = 64 * MIB };
+		entries_of(&b, &e, &r);
+		printf("BENCH {\"family\": \"entries\", \"label\": \"scattered 64 MiB\", \"bytes\": %lu, \"anon_huge_kib\": %ld, "
+		       "\"entries\": %ld, \"runs\": %ld}\n", 64 * MIB, anon_huge_kib(raw), e, r);
+		munmap(raw, 64 * MIB);
 	}
-	revoke = stats(v, REPS);
-	p = buffer(16 * MIB, &raw);
-	for (r = 0; r < REPS; r++) {
-		uint32_t h = userptr_create(p, 16 * MIB, NULL);
-		double t0 = now_us();
-
-		gem_close(h);
-		wait_pins(base);
-		v[r] = now_us() - t0;
-	}
-	close_st = stats(v, REPS);
-	munmap(raw, 18 * MIB);
-
-	/* Memory entries: THP-backed 1 GiB, and scattered 64 MiB. */
-	set_thp("always");
-	p = buffer(1024 * MIB, &raw);
-	userptr_create(p, 1024 * MIB, &res);
-	entries_thp = driver_entries(res);
-	runs_thp = contiguous_runs(p, 1024 * MIB);
-	munmap(raw, 1026 * MIB);
-	wait_pins(base);
-	set_thp("never");
-	raw = mmap(NULL, 64 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
-		die("mmap");
-	for (i = 0; i < (int)(64 * MIB / PAGE); i++)
-		raw[(((size_t)i * 7919) % (64 * MIB / PAGE)) * PAGE] = 1;
-	userptr_create(raw, 64 * MIB, &res);
-	entries_sc = driver_entries(res);
-	runs_sc = contiguous_runs(raw, 64 * MIB);
-	munmap(raw, 64 * MIB);
-	wait_pins(base);
-	set_thp("always");
-
-	/* Per-operation cost with 1, 100 and 10000 live registrations. */
-	raw = mmap(NULL, (MAX_LIVE + 1) * PAGE, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (raw == MAP_FAILED)
-		die("mmap");
-	for (l = 0; l < 3; l++) {
-		int n = live_counts[l];
-
-		for (i = 0; i < n; i++)
-			live[i] = userptr_create(raw + (size_t)i * PAGE, PAGE, NULL);
-		for (r = 0; r < REPS; r++) {
-			double t0 = now_us();
-
-			gem_close(userptr_create(raw + (size_t)MAX_LIVE * PAGE, PAGE, NULL));
-			v[r] = now_us() - t0;
-		}
-		live_cost[l] = stats(v, REPS).median;
-		for (i = 0; i < n; i++)
-			gem_close(live[i]);
-		wait_pins(base);
-	}
-	munmap(raw, (MAX_LIVE + 1) * PAGE);
-
-	printf("  \"at_64MiB\": {\n");
-	print_stat("userptr_register_release", reg64, 1);
-	print_stat("io_uring_register_release", ring64, 1);
-	print_stat("userptr", up64, 1);
-	print_stat("copy_path", copy64, 0);
-	printf("  },\n  \"revocation_16MiB\": {\n");
-	print_stat("munmap", revoke, 1);
-	print_stat("close", close_st, 0);
-	printf("  },\n");
-	printf("  \"live\": {\"1\": %.1f, \"100\": %.1f, \"10000\": %.1f},\n",
-	       live_cost[0], live_cost[1], live_cost[2]);
-	printf("  \"entries\": {\"thp_1GiB\": %ld, \"runs_thp_1GiB\": %ld, \"scattered_64MiB\": %ld, \"runs_scattered_64MiB\": %ld},\n",
-	       entries_thp, runs_thp, entries_sc, runs_sc);
-	printf("  \"ratios\": {\"register_vs_io_uring_64MiB\": %.3f, \"userptr_vs_copy_64MiB\": %.3f, \"revoke_vs_close\": %.3f, \"live10k_vs_live1\": %.3f}\n}\n",
-	       reg64.median / ring64.median, copy64.median / up64.median,
-	       revoke.median / close_st.median, live_cost[2] / live_cost[0]);
+	printf("BENCH-DONE\n");
 	return 0;
 }
