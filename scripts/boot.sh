@@ -9,6 +9,11 @@
 #
 # Results in build/results/NAME/: kernel.log (the guest's console) and
 # output.log (what the payload printed). The payload's output is streamed.
+# The verdict, for the scripts that read the results (vm-test.sh,
+# tap-summary.py --verdict), goes to build/results/NAME/verdict, one
+# key=value a line: boot (ok, no-boot, hung, qemu-failed), status (the
+# payload's exit status, or none when it did not finish) and splat (yes or
+# no; the checkers' reports are in splat.txt). Splat detection runs here only.
 # Exit status: the payload's, when the guest finished and its kernel log is
 # free of splats; 1 with a splat; 125 when the guest did not boot, hung, or
 # QEMU failed (always with a one-line error).
@@ -27,6 +32,12 @@ while [ $# -gt 0 ]; do
 done
 name=${name:-boot-$kernel}
 
+res=""
+# verdict BOOT STATUS SPLAT: write build/results/NAME/verdict.
+verdict() {
+	[ -n "$res" ] && [ -d "$res" ] || return 0
+	printf 'boot=%s\nstatus=%s\nsplat=%s\n' "$1" "$2" "$3" >"$res/verdict"
+}
 fail() { printf 'error: %s\n' "$*" >&2; exit 125; }
 
 bzimage=${USERPTR_BZIMAGE:-$BUILD/linux-$kernel/arch/x86/boot/bzImage}
@@ -82,21 +93,29 @@ sleep 0.3
 kill "$tailpid" "$relaypid" 2>/dev/null || true
 wait "$tailpid" "$relaypid" 2>/dev/null || true
 
+# The one splat scan of this run.
+splat=no
+if [ -f "$res/kernel.log" ] && ! "$TOP/scripts/splat.sh" "$res/kernel.log" >"$res/splat.txt" 2>&1; then
+	splat=yes
+fi
+rc=$(sed -n 's/^USERPTR-EXIT: \([0-9]*\).*/\1/p' "$res/output.log" | tail -n 1)
+
 if [ $qrc -eq 124 ] || [ $qrc -eq 137 ]; then
+	verdict hung "${rc:-none}" "$splat"
 	fail "the guest hung: no result within ${timeout}s (logs: ${res#"$TOP"/}/kernel.log, output.log)"
 fi
 if [ $qrc -ne 0 ]; then
+	verdict qemu-failed "${rc:-none}" "$splat"
 	fail "QEMU exited with status $qrc: $(head -n 1 "$res/qemu.log") (log: ${res#"$TOP"/}/qemu.log)"
 fi
 if ! grep -q 'userptr-init: started' "$res/kernel.log"; then
+	verdict no-boot none "$splat"
 	fail "the $kernel kernel did not boot to init: $(grep -E -m1 'Kernel panic|No working init|Oops' "$res/kernel.log" || tail -n 1 "$res/kernel.log") (log: ${res#"$TOP"/}/kernel.log)"
 fi
-rc=$(sed -n 's/^USERPTR-EXIT: \([0-9]*\).*/\1/p' "$res/output.log" | tail -n 1)
+verdict ok "${rc:-none}" "$splat"
+[ $splat = no ] || cat "$res/splat.txt" >&2
 if [ -z "$rc" ]; then
-	"$TOP/scripts/splat.sh" "$res/kernel.log" >&2 || true
 	fail "the guest stopped before the payload finished (log: ${res#"$TOP"/}/kernel.log)"
 fi
-if ! "$TOP/scripts/splat.sh" "$res/kernel.log" >&2; then
-	exit 1
-fi
+[ $splat = no ] || exit 1
 exit "$rc"

@@ -2,11 +2,13 @@
 # make check: everything a reviewer runs, each result counted as a case.
 #   1. each series applies to its pinned base
 #   2. checkpatch on every patch (--strict for Linux, QEMU's own for QEMU)
-#   3. each patch builds on its own (bisect build); no new W=1 or sparse
-#      warning in drivers/gpu/drm/virtio
-#   4. the QEMU series' qtests (host side, raw commands)
-#   5. the harness's own failure-mode tests
-#   6. the guest suite in the VM on the debug kernel (every TAP case counts)
+#   3. the maintainer tools on the Linux series, against base: kernel-doc
+#      -Wall, Sphinx (the new rst), coccicheck, UAPI compatibility
+#   4. each patch builds on its own (bisect build); no new W=1 or sparse
+#      warning in drivers/gpu/drm/virtio (a failure lists its new warnings)
+#   5. the QEMU series' qtests (host side, raw commands)
+#   6. the harness's own failure-mode tests
+#   7. the guest suite in the VM on the debug kernel (every TAP case counts)
 # Ends with the line 'N passed, N failed' (', N skipped') and exits non-zero
 # on any failure.
 . "$(dirname "$0")/lib.sh"
@@ -14,8 +16,31 @@
 passed=0 failed=0 skipped=0
 failures=()
 pass() { passed=$((passed + 1)); printf '  PASS %s\n' "$1"; }
-fail() { failed=$((failed + 1)); failures+=("$1"); printf '  FAIL %s\n' "$1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | head -n 20 | sed 's/^/       /'; }
+fail() {
+	failed=$((failed + 1))
+	# The summary at the end repeats the first lines of the details.
+	failures+=("$1${2:+$'\n'$(printf '%s\n' "$2" | head -n 10 | sed 's/^/        /')}")
+	printf '  FAIL %s\n' "$1"
+	[ -z "${2:-}" ] || printf '%s\n' "$2" | head -n 20 | sed 's/^/       /'
+}
 skip() { skipped=$((skipped + 1)); printf '  SKIP %s%s\n' "$1" "${2:+: $2}"; }
+
+# collect OUTPUT: count a sub-check's 'PASS name', 'FAIL name' and 'SKIP name'
+# lines; the lines indented by 7 spaces under a FAIL are its details.
+collect_one() { case $1 in PASS) pass "$2" ;; FAIL) fail "$2" "${3%$'\n'}" ;; SKIP) skip "$2" "" ;; esac; }
+collect() {
+	local l kind="" name="" det=""
+	while IFS= read -r l; do
+		case $l in
+		PASS\ * | FAIL\ * | SKIP\ *)
+			collect_one "$kind" "$name" "$det"
+			kind=${l%% *} name=${l#* } det="" ;;
+		"       "*) [ "$kind" != FAIL ] || det+="${l#       }"$'\n' ;;
+		*) collect_one "$kind" "$name" "$det"; kind="" det="" ;;
+		esac
+	done <<<"$1"
+	collect_one "$kind" "$name" "$det"
+}
 
 finish() {
 	echo
@@ -31,7 +56,7 @@ trap 'echo "check: interrupted"; finish; exit 1' INT TERM
 
 "$TOP/scripts/deps.sh" fetch kernel qemu guest check
 
-series() { find "$TOP/$1/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' | sort; }
+series() { series_files "$1"; }
 
 # 1. The series apply to a pristine base (a throw-away clone of the work
 # tree at its tag 'base'; the work tree itself is not touched).
@@ -44,7 +69,7 @@ for w in linux qemu; do
 	git -C "$tmp" checkout -q base
 	ok=1
 	for p in $(series "$w"); do
-		if ! git -C "$tmp" -c user.name=check -c user.email=check@example.invalid am -q "$p" >"$LOGS/check-am-$w.log" 2>&1; then
+		if ! git_id -C "$tmp" am -q "$p" >"$LOGS/check-am-$w.log" 2>&1; then
 			fail "$w: series applies to base ($(basename "$p") does not)" "$(head -n 5 "$LOGS/check-am-$w.log")"
 			ok=0
 			break
@@ -64,32 +89,31 @@ for p in $(series linux); do
 		fail "linux checkpatch --strict $(basename "$p")" "$out"
 	fi
 done
-for p in $(series qemu); do
-	if out=$(cd "$BUILD/src/qemu" && ./scripts/checkpatch.pl --no-color "$p" 2>&1); then
-		pass "qemu checkpatch $(basename "$p")"
-	else
-		fail "qemu checkpatch $(basename "$p")" "$(printf '%s\n' "$out" | grep -E -A3 '^(ERROR|WARNING)')"
-	fi
-done
+# QEMU: warnings fail too, unless qemu/checkpatch-allow.txt lists them with a
+# reason.
+collect "$(python3 "$TOP/scripts/qemu-checkpatch.py" "$BUILD/src/qemu" "$TOP/qemu/checkpatch-allow.txt" $(series qemu) 2>&1)"
 
-# 3. Bisect builds, then the full builds the suite runs on.
+# 3. The maintainer tools, each compared with base (scripts/maint-checks.sh).
+stage "check: maintainer tools (kernel-doc, Sphinx, coccicheck, UAPI compatibility)"
+mrc=0
+out=$("$TOP/scripts/maint-checks.sh" 2>&1) || mrc=$?
+collect "$out"
+if [ "$(grep -c -E '^(PASS|FAIL) ' <<<"$out")" -lt 4 ] || { [ $mrc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; }; then
+	fail "maintainer tools: not every check reported (exit $mrc)" "$(tail -n 10 <<<"$out")"
+fi
+
+# 4. Bisect builds, then the full builds the suite runs on.
 stage "check: each patch builds on its own"
 brc=0
 out=$("$TOP/scripts/bisect-build.sh" 2>&1) || brc=$?
-while IFS= read -r l; do
-	case $l in
-	PASS\ *) pass "${l#PASS }" ;;
-	FAIL\ *) fail "${l#FAIL }" ;;
-	SKIP\ *) skip "${l#SKIP }" "" ;;
-	esac
-done <<<"$out"
+collect "$out"
 if [ $brc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 	fail "bisect builds" "$(tail -n 10 <<<"$out")"
 fi
 "$TOP/scripts/build-qemu.sh" >/dev/null && pass "qemu builds (series head)" || fail "qemu builds (series head)"
 "$TOP/scripts/build-kernel.sh" debug >/dev/null && pass "debug kernel builds (series head)" || fail "debug kernel builds (series head)"
 
-# 4. Host-side checks: the QEMU series' qtests (raw hostile commands).
+# 5. Host-side checks: the QEMU series' qtests (raw hostile commands).
 stage "check: host-side qtests"
 qrc=0
 out=$("$TOP/scripts/qtest.sh" 2>&1) || qrc=$?
@@ -98,14 +122,14 @@ if [ $qrc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 	fail "qtests" "$(tail -n 10 <<<"$out")"
 fi
 
-# 5. The harness's own failure modes.
+# 6. The harness's own failure modes.
 stage "check: harness tests"
 "$TOP/scripts/build-guest.sh" >/dev/null
 if out=$("$TOP/scripts/harness-test.sh" 2>&1); then :; fi
 while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; esac; done <<<"$out"
 grep -q -E '^(PASS|FAIL) ' <<<"$out" || fail "harness tests ran" "$(tail -n 10 <<<"$out")"
 
-# 6. The guest suite.
+# 7. The guest suite.
 stage "check: guest suite in the VM (debug kernel)"
 "$TOP/scripts/vm-test.sh" && vrc=0 || vrc=$?
 if [ -f "$RESULTS/vm-test/counts" ] && [ $vrc -ne 125 ]; then

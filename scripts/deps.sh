@@ -14,7 +14,7 @@ declare -A WHY=(
 	[kernel]="build-essential flex bison bc libelf-dev libssl-dev rsync ccache cpio git perl"
 	[qemu]="ninja-build pkg-config libglib2.0-dev libpixman-1-dev zlib1g-dev device-tree-compiler libfdt-dev python3-venv qemu-system-data seabios"
 	[guest]="busybox-static cpio gzip file libdrm-dev"
-	[check]="sparse codespell python3-ply python3-git"
+	[check]="codespell python3-ply python3-git coccinelle ocaml-nox python3-sphinx python3-yaml abigail-tools dwarves"
 	[bench]="gnuplot-nox"
 	[host3d]="debootstrap debian-archive-keyring util-linux"
 )

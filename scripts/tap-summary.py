@@ -1,24 +1,43 @@
 #!/usr/bin/env python3
 """Split a guest run's output into one TAP file per program and count.
 
-Usage: tap-summary.py OUTPUT_LOG RESULTS_DIR
+Usage: tap-summary.py [--verdict VERDICT_FILE] OUTPUT_LOG RESULTS_DIR
 
 OUTPUT_LOG holds each program's output between '### BEGIN NAME' and
 '### END NAME STATUS' lines (written by the vm-test payload). Counts every
 top-level TAP result: 'ok' is passed, 'ok ... # SKIP' is skipped, 'not ok' is
 failed. A program that exits non-zero without a failed result, or whose END
 line is missing (it crashed the guest or hung), counts as one failure more.
+With --verdict, the verdict file boot.sh wrote for the run (boot, status,
+splat) counts too: a kernel splat in the guest log is one failure more (its
+reports, from splat.txt beside the verdict, are printed), and so is a missing
+verdict (boot.sh did not get that far). Splat detection itself runs once, in
+boot.sh.
 Writes RESULTS_DIR/NAME.tap and RESULTS_DIR/counts ('passed failed skipped'),
 prints a line per program and per failed or skipped case.
 """
+import os
 import re
 import sys
 
 RESULT = re.compile(r'^(not )?ok \d+\s*(?:-\s*)?(.*?)(?:\s+#\s*(SKIP|TODO|XFAIL)\b\s*(.*))?$', re.I)
 
 
+def read_verdict(path):
+    v = {}
+    for line in open(path):
+        k, _, val = line.strip().partition('=')
+        if k:
+            v[k] = val
+    return v
+
+
 def main():
-    log, outdir = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    verdict = None
+    if args[:1] == ['--verdict']:
+        verdict, args = args[1], args[2:]
+    log, outdir = args[0], args[1]
     programs = []
     cur = None
     for line in open(log, errors='replace'):
@@ -74,6 +93,18 @@ def main():
     if not programs:
         print('  no test program ran')
         total[1] += 1
+    if verdict is not None:
+        if not os.path.isfile(verdict):
+            print('  FAIL no verdict from boot.sh (%s): the run did not get that far' % verdict)
+            total[1] += 1
+        elif read_verdict(verdict).get('splat') != 'no':
+            print('  FAIL kernel splat in the guest log (%s)'
+                  % os.path.join(os.path.dirname(verdict), 'kernel.log'))
+            splat = os.path.join(os.path.dirname(verdict), 'splat.txt')
+            if os.path.isfile(splat):
+                for line in open(splat).read().splitlines()[:20]:
+                    print('    ' + line)
+            total[1] += 1
     with open(outdir + '/counts', 'w') as f:
         f.write('%d %d %d\n' % tuple(total))
     return 1 if total[1] else 0
