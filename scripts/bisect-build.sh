@@ -10,11 +10,23 @@
 # Prints one 'PASS name' or 'FAIL name' line per case, a failure followed by
 # its details indented (the new warnings, the build errors); exits non-zero
 # on a failure. Refuses to run on a work tree whose work is not in the series.
+#
+# For the harness's own tests: BISECT_LINUX_TREE=DIR BISECT_LINUX_OBJ=DIR
+# bisect base..HEAD of DIR (a throw-away git tree with the tag 'base') in the
+# configured object directory BISECT_LINUX_OBJ instead, Linux only;
+# BISECT_LINUX_TARGET (default bzImage) is what each step builds.
 . "$(dirname "$0")/lib.sh"
 
 rc=0
-"$TOP/scripts/series-status.sh" linux qemu >/dev/null ||
-	die "the work trees hold work that is not in the series (make series-status): export it first"
+trees=(linux qemu)
+if [ -n "${BISECT_LINUX_TREE:-}" ]; then
+	[ -f "${BISECT_LINUX_OBJ:?BISECT_LINUX_OBJ: a configured object directory}/.config" ] ||
+		die "BISECT_LINUX_OBJ=$BISECT_LINUX_OBJ has no .config"
+	trees=(linux)
+else
+	"$TOP/scripts/series-status.sh" linux qemu >/dev/null ||
+		die "the work trees hold work that is not in the series (make series-status): export it first"
+fi
 
 SPARSE=$("$TOP/scripts/sparse.sh") || die "could not build sparse (scripts/sparse.sh)"
 
@@ -41,18 +53,23 @@ warnings() {
 		die "sparse did not check every file it compiled in drivers/gpu/drm/virtio (log: ${raw#"$TOP"/})"
 	cp "$raw" "$LOGS/bisect-w1-raw-$3.log"
 	{ grep -E '(warning|error):' "$raw" || true; } |
-		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
+		sed -E "s#$src/##g; s/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/" | LC_ALL=C sort
 }
 
-for w in linux qemu; do
+for w in "${trees[@]}"; do
 	src=$BUILD/src/$w
+	[ $w != linux ] || src=${BISECT_LINUX_TREE:-$src}
 	commits=$(git -C "$src" rev-list --reverse base..HEAD)
 	[ -n "$commits" ] || continue
 	head=$(git -C "$src" symbolic-ref -q --short HEAD || git -C "$src" rev-parse HEAD)
 	trap 'git -C "$src" checkout -q "$head"' EXIT
 	if [ $w = linux ]; then
-		ensure_built kernel-debug
-		obj=$BUILD/linux-debug
+		if [ -n "${BISECT_LINUX_TREE:-}" ]; then
+			obj=$BISECT_LINUX_OBJ
+		else
+			ensure_built kernel-debug
+			obj=$BUILD/linux-debug
+		fi
 		wkind="W=1 and sparse"
 		git -C "$src" checkout -q --detach base
 		if ! sparse_ok "$src"; then
@@ -73,7 +90,7 @@ for w in linux qemu; do
 		log=$LOGS/bisect-$w-$n.log
 		if [ $w = linux ]; then
 			warnings "$src" "$obj" "$n" >"$LOGS/bisect-warnings-$n.txt"
-			new=$(comm -13 "$LOGS/bisect-warnings-base.txt" "$LOGS/bisect-warnings-$n.txt")
+			new=$(LC_ALL=C comm -13 "$LOGS/bisect-warnings-base.txt" "$LOGS/bisect-warnings-$n.txt")
 			if [ -n "$new" ]; then
 				echo "FAIL linux $(printf %04d $n): no new $wkind warnings in drivers/gpu/drm/virtio ($(grep -c . <<<"$new") new; log: build/logs/bisect-w1-raw-$n.log)"
 				printf '%s\n' "$new" | head -n 10 | sed 's/^/       /'
@@ -82,7 +99,7 @@ for w in linux qemu; do
 				echo "PASS linux $(printf %04d $n): no new $wkind warnings in drivers/gpu/drm/virtio"
 			fi
 			ok=0
-			make -C "$src" O="$obj" CC="$KCC" -j"$(nproc)" bzImage >"$log" 2>&1 || ok=1
+			make -C "$src" O="$obj" CC="$KCC" -j"$(nproc)" "${BISECT_LINUX_TARGET:-bzImage}" >"$log" 2>&1 || ok=1
 		else
 			ok=0
 			ninja -C "$obj" qemu-system-x86_64 >"$log" 2>&1 || ok=1
