@@ -247,6 +247,7 @@ uapi_check() {
 }
 
 for c in "${checks[@]}"; do
+	t0=$SECONDS
 	case $c in
 	kernel-doc) kerneldoc_check ;;
 	docs) docs_check ;;
@@ -254,5 +255,6 @@ for c in "${checks[@]}"; do
 	uapi) summary="" uapi_check ;;
 	*) die "maint-checks.sh: unknown check '$c'" ;;
 	esac
+	info "maint: $c took $((SECONDS - t0)) s"
 done
 exit $rc
