@@ -146,4 +146,21 @@ static inline uint64_t fnv(const void *p, size_t len)
 	return h;
 }
 
+/*
+ * x-virtio-gpu-ctrlq-stall: with @stall, the device takes no command off its
+ * control queue (commands stay in the ring, unanswered) until called again
+ * with !@stall. 0 when the device did it, 1 when it refused, <0 on error.
+ */
+static inline int hostchan_ctrlq_stall(int chan, int stall)
+{
+	char line[1024];
+	int ret = ask(chan, line, sizeof(line),
+		      "{\"execute\": \"x-virtio-gpu-ctrlq-stall\", \"arguments\": {\"stall\": %s}}",
+		      stall ? "true" : "false");
+
+	if (ret)
+		return ret;
+	return strstr(line, "\"error\"") ? 1 : 0;
+}
+
 #endif
