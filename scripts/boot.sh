@@ -73,7 +73,7 @@ args=(
 	-kernel "$bzimage" -initrd "$res/initrd"
 	-append "console=ttyS0 panic=-1 oops=panic tsc=reliable ${USERPTR_CMDLINE:-}"
 	-serial "file:$res/kernel.log" -serial "file:$res/output.log"
-	-device "${USERPTR_GPU_DEVICE:-virtio-gpu-pci,blob=on,blob-read-only=on}"
+	-device "${USERPTR_GPU_DEVICE:-virtio-gpu-pci,blob=on,x-blob-read-only=on}"
 	-qmp "unix:$qmp,server=on,wait=off"
 	# The host channel: guest tests ask what the device sees through it.
 	-device virtio-serial-pci,id=vser0
