@@ -17,8 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <drm/drm.h>
@@ -294,6 +297,28 @@ TEST_F(device, revoked_resource_is_gone_from_the_device)
 	ASSERT_EQ(0, gem_close(self->h.fd, h));
 }
 
+/*
+ * Memory given back without munmap (free() in a thread arena, malloc_trim):
+ * the device must not go on reading pages the process no longer has.
+ */
+TEST_F(device, madv_dontneed_takes_the_resource_from_the_device)
+{
+	size_t maplen;
+	char *p = map_layout(ANON, 16 * PAGE, &maplen);
+	struct device_view v;
+	uint32_t h, res;
+
+	fill(p, 16 * PAGE, 3);
+	ASSERT_EQ(0, create_userptr(self->h.fd, p, 16 * PAGE, 0, &h, &res));
+	ASSERT_EQ(0, device_view(self->h.chan, res, &v));
+	ASSERT_TRUE(v.exists);
+	ASSERT_EQ(fnv(p, 16 * PAGE), v.checksum);
+	ASSERT_EQ(0, madvise(p + 5 * PAGE, PAGE, MADV_DONTNEED));
+	ASSERT_TRUE(wait_gone(self->h.chan, res));
+	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	munmap(p, 16 * PAGE);
+}
+
 /* The device may not write a read-only userptr, and says so. */
 TEST_F(device, read_only_userptr_is_not_written_by_the_device)
 {
@@ -317,6 +342,179 @@ TEST_F(device, read_only_userptr_is_not_written_by_the_device)
 	ASSERT_EQ(1, device_write(self->h.chan, res, 99));
 	ASSERT_EQ(sum, fnv(p, 16 * PAGE));
 	ASSERT_EQ(0, gem_close(self->h.fd, h));
+}
+
+/* --- a host that stops answering (the control queue stalled) ------------ */
+
+/* Wait for pins outstanding to reach @want; the last count. */
+static long wait_pins(long want)
+{
+	long n = virtgpu_pins();
+	int i;
+
+	for (i = 0; i < 3000 && n != want; i++) {
+		usleep(10000);
+		n = virtgpu_pins();
+	}
+	return n;
+}
+
+/* waitpid() for at most @secs seconds: the pid, 0 on timeout, -1 on error. */
+static pid_t wait_child(pid_t pid, int *status, int secs)
+{
+	int i;
+
+	for (i = 0; i < secs * 20; i++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r)
+			return r;
+		usleep(50000);
+	}
+	return 0;
+}
+
+/* A child that registers @pages pages and reports how it went on @out. */
+static pid_t spawn_creator(int pages, int out)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		char node[64];
+		int fd = virtgpu_open(node, sizeof(node)), ret;
+		char *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		uint32_t h, res;
+
+		if (fd < 0 || p == MAP_FAILED)
+			_exit(2);
+		ret = create_userptr(fd, p, pages * PAGE, 0, &h, &res);
+		if (write(out, &ret, sizeof(ret)) != sizeof(ret))
+			_exit(3);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A creator waiting for a host that never answers can be killed; its pages
+ * go once the host answers the RESOURCE_UNREF that follows the creation.
+ */
+TEST_F_TIMEOUT(device, killed_creator_on_a_stalled_host_returns, 120)
+{
+	long before = wait_pins(virtgpu_pins());
+	int status, pipefd[2];
+	pid_t pid, r;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_EQ(0, hostchan_ctrlq_stall(self->h.chan, 1));
+	pid = spawn_creator(16, pipefd[1]);
+	ASSERT_LT(0, pid);
+	/* It has pinned its pages and waits for the host now. */
+	ASSERT_EQ(16, wait_pins(before + 16) - before);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	r = wait_child(pid, &status, 10);
+	ASSERT_EQ(0, hostchan_ctrlq_stall(self->h.chan, 0));
+	if (!r)
+		waitpid(pid, &status, 0);
+	ASSERT_EQ(pid, r) TH_LOG("the creator did not die while the host was stalled");
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(SIGKILL, WTERMSIG(status));
+	/* Unstalled: the creation, then the UNREF, are answered. */
+	ASSERT_EQ(before, wait_pins(before));
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/* The virtio device the virtio_gpu driver is bound to ("virtioN"). */
+static int virtio_gpu_device(char *name, size_t len)
+{
+	DIR *d = opendir("/sys/bus/virtio/drivers/virtio_gpu");
+	struct dirent *e;
+	int ret = -1;
+
+	while (d && (e = readdir(d))) {
+		if (!strncmp(e->d_name, "virtio", 6)) {
+			snprintf(name, len, "%s", e->d_name);
+			ret = 0;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Unbinding the driver while the host answers nothing, with a creation
+ * waiting and a revocation waiting: the device is reset, both end, every
+ * pin is released, and the driver binds again to a working device.
+ */
+TEST_F_TIMEOUT(device, unbind_on_a_stalled_host_releases_everything, 300)
+{
+	long before = wait_pins(virtgpu_pins());
+	char dev[256], node[64];
+	char *q = map_layout(ANON, 8 * PAGE, &(size_t){ 0 });
+	int status, ret = 1, fd, pipefd[2];
+	uint32_t h, res;
+	pid_t pid, unbinder;
+
+	ASSERT_EQ(0, virtio_gpu_device(dev, sizeof(dev)));
+	ASSERT_EQ(0, pipe(pipefd));
+	/* A live userptr, revoked while the host is stalled. */
+	ASSERT_EQ(0, create_userptr(self->h.fd, q, 8 * PAGE, 0, &h, &res));
+	ASSERT_EQ(0, hostchan_ctrlq_stall(self->h.chan, 1));
+	ASSERT_EQ(0, munmap(q, 8 * PAGE));
+	/* A creation waiting for the host. */
+	pid = spawn_creator(16, pipefd[1]);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(16 + 8, wait_pins(before + 16 + 8) - before);
+
+	close(self->h.fd);
+	self->h.fd = -1;
+	unbinder = fork();
+	ASSERT_LE(0, unbinder);
+	if (!unbinder)
+		_exit(sysfs_write("/sys/bus/virtio/drivers/virtio_gpu/unbind", dev) ? 1 : 0);
+	ASSERT_EQ(unbinder, wait_child(unbinder, &status, 60))
+		TH_LOG("unbind did not complete with the host stalled");
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	/* The creator got an error (the device is gone) and exited. */
+	ASSERT_EQ(pid, wait_child(pid, &status, 30));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ((ssize_t)sizeof(ret), read(pipefd[0], &ret, sizeof(ret)));
+	ASSERT_EQ(-ENODEV, ret);
+	ASSERT_EQ(before, wait_pins(before));
+
+	/* The host answers again, and the driver binds to a working device. */
+	ASSERT_EQ(0, hostchan_ctrlq_stall(self->h.chan, 0));
+	ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/virtio_gpu/bind", dev));
+	for (fd = -1, ret = 0; fd < 0 && ret < 100; ret++) {
+		fd = virtgpu_open(node, sizeof(node));
+		if (fd < 0)
+			usleep(50000);
+	}
+	ASSERT_LE(0, fd);
+	q = map_layout(ANON, 8 * PAGE, &(size_t){ 0 });
+	ASSERT_EQ(0, create_userptr(fd, q, 8 * PAGE, 0, &h, &res));
+	ASSERT_EQ(0, gem_close(fd, h));
+	close(fd);
+	munmap(q, 8 * PAGE);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	ASSERT_EQ(before, wait_pins(before));
 }
 
 /* The channel relays only the device's test commands. */
