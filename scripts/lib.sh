@@ -44,15 +44,31 @@ series_hash() { series_files "$1" | xargs -r cat | sha256sum | cut -d' ' -f1; }
 series_stamp() { printf '%s\n' "$BUILD/src/$1/.git/userptr-series"; }
 series_record() { { series_hash "$1"; git -C "$BUILD/src/$1" rev-parse HEAD; } >"$(series_stamp "$1")"; }
 
-# series_clone WHAT DIR: a throw-away clone of the work tree at its tag
-# 'base' with the series files applied by git am (the work tree itself is
-# not touched). Prints nothing; fails with the first patch that does not
-# apply (log in build/logs/series-clone-WHAT.log).
+# series_clone WHAT DIR [PATH...]: a throw-away clone of the work tree at
+# its tag 'base' with the series files applied by git am (the work tree
+# itself is not touched). With PATHs, only those directories (and the files
+# at the top) are checked out. An existing clone in DIR is reused: only the
+# files that differ are written again, which is much cheaper than a new
+# checkout of the kernel. Fails with the first patch that does not apply
+# (log in build/logs/series-clone-WHAT.log).
 series_clone() {
 	local what=$1 dir=$2 p log=$LOGS/series-clone-$1.log
-	rm -rf "$dir"
-	git clone -q --shared --no-checkout "$BUILD/src/$what" "$dir"
-	git -C "$dir" checkout -q base
+	shift 2
+	if [ -d "$dir/.git" ] && [ "$(git -C "$dir" config remote.origin.url)" = "$BUILD/src/$what" ] &&
+		git -C "$dir" fetch -q -f origin 'refs/tags/base:refs/tags/base' 2>/dev/null &&
+		git -C "$dir" rev-parse -q --verify 'base^{commit}' >/dev/null; then
+		git -C "$dir" am --abort >/dev/null 2>&1 || true
+	else
+		rm -rf "$dir"
+		git clone -q --shared --no-checkout "$BUILD/src/$what" "$dir"
+	fi
+	if [ $# -gt 0 ]; then
+		git -C "$dir" sparse-checkout set --cone "$@"
+	else
+		git -C "$dir" sparse-checkout disable
+	fi
+	git -C "$dir" checkout -q -f --detach base
+	git -C "$dir" clean -q -f -d -x
 	: >"$log"
 	for p in $(series_files "$what"); do
 		git_id -C "$dir" am -q --keep-cr "$p" >>"$log" 2>&1 || {

@@ -36,7 +36,15 @@ fail() {
 	rc=1
 }
 
-# The trees: head (the series) and base, both reused while they are current.
+# The trees: head (the series) and base, both reused while they are current,
+# and both sparse: the directories these checks read (kernel-doc's and
+# Sphinx's Python in tools/ and scripts/, headers_install's arch/x86 and
+# include/, the driver, Documentation/) and those the series touches, a
+# third of the kernel's files.
+paths=(arch/x86 include scripts tools Documentation usr drivers/gpu/drm/virtio)
+for d in $(series_files linux | xargs -r sed -n 's#^diff --git a/\([^ ]*\) b/.*#\1#p' | xargs -r -n1 dirname | sort -u); do
+	[ "$d" = . ] || paths+=("$d")
+done
 if [ -n "${MAINT_TREE:-}" ]; then
 	head=$(cd "$MAINT_TREE" && pwd)
 else
@@ -45,23 +53,33 @@ else
 	want="$(series_hash linux) $(git -C "$BUILD/src/linux" rev-parse base)"
 	if [ "$(cat "$head/.git/maint-series" 2>/dev/null)" != "$want" ] ||
 		[ -n "$(git -C "$head" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-		stage "maint: cloning the series onto base (build/maint/linux)"
-		series_clone linux "$head" || die "the series does not apply to base"
+		stage "maint: applying the series on base (build/maint/linux)"
+		rm -f "$head/.git/maint-series"
+		series_clone linux "$head" "${paths[@]}" || die "the series does not apply to base"
 		echo "$want" >"$head/.git/maint-series"
 	fi
 fi
 basesha=$(git -C "$head" rev-parse base)
 base=$work/linux-base
+# Base is cloned from the work tree, which outlives any MAINT_TREE given.
+origin=$BUILD/src/linux
+git -C "$origin" rev-parse -q --verify "$basesha^{commit}" >/dev/null 2>&1 || origin=$head
+if [ ! -d "$base/.git" ] || [ "$(git -C "$base" config remote.origin.url)" != "$origin" ] ||
+	! git -C "$base" rev-parse -q --verify "$basesha^{commit}" >/dev/null 2>&1; then
+	rm -rf "$base"
+	git clone -q --shared --no-checkout "$origin" "$base"
+fi
 if [ "$(git -C "$base" rev-parse HEAD 2>/dev/null)" != "$basesha" ] ||
 	[ -n "$(git -C "$base" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 	stage "maint: checking out base (build/maint/linux-base)"
-	rm -rf "$base"
-	git clone -q --shared --no-checkout "$head" "$base"
-	git -C "$base" checkout -q --detach "$basesha"
+	git -C "$base" sparse-checkout set --cone "${paths[@]}"
+	git -C "$base" checkout -q -f --detach "$basesha"
 fi
-# Results at base depend only on the base and the tool: kept in a cache.
-bcache=$work/base-results
+# Results at base depend only on the pinned base tarball, the tool and this
+# script: kept in the cache, across clones of the repository.
+bcache=$CACHE/maint-base
 mkdir -p "$bcache"
+bkey=$LINUX_SHA256-$(sha256sum "$0" | cut -c1-12)
 
 changed() { git -C "$head" diff --name-only --diff-filter=AM "$basesha" HEAD -- "$@"; }
 # Findings without line numbers (code moving in a file is not new), sorted
@@ -174,7 +192,7 @@ cocci_check() {
 		return
 	fi
 	cocci_findings "$head" <"$log" >"$work/cocci-head.txt"
-	key=$bcache/coccicheck-$basesha-$(spatch --version | head -n 1 | awk '{print $3}')
+	key=$bcache/coccicheck-$bkey-$(spatch --version | head -n 1 | awk '{print $3}')
 	if [ ! -f "$key" ]; then
 		cocci_run "$base" >"$LOGS/maint-coccicheck-base.log" || die "coccicheck failed at base (log: build/logs/maint-coccicheck-base.log)"
 		cocci_findings "$base" <"$LOGS/maint-coccicheck-base.log" >"$key.tmp" && mv "$key.tmp" "$key"
@@ -214,17 +232,17 @@ uapi_check() {
 	hdrs=$(changed include/uapi arch/x86/include/uapi | grep -E '\.h$' || true)
 	[ -n "$hdrs" ] || { fail "uapi: the series changes no UAPI header (expected include/uapi/drm/virtgpu_drm.h)"; return; }
 	: >"$log"
-	headers_at "$base" "$bcache/headers-$basesha" >>"$log" 2>&1 || { fail "uapi: headers_install failed at base (log: ${log#"$TOP"/})"; return; }
+	headers_at "$base" "$bcache/headers-$bkey" >>"$log" 2>&1 || { fail "uapi: headers_install failed at base (log: ${log#"$TOP"/})"; return; }
 	rm -rf "$work/headers-head"
 	headers_at "$head" "$work/headers-head" >>"$log" 2>&1 || { fail "uapi: headers_install failed at head (log: ${log#"$TOP"/})" "$(tail -n 5 "$log")"; return; }
 	mkdir -p "$work/uapi"
 	for h in $hdrs; do
 		rel=${h#include/uapi/}
 		rel=${rel#arch/x86/include/uapi/}
-		[ -f "$bcache/headers-$basesha/include/$rel" ] || { echo "$rel: new header, nothing to compare" >>"$log"; continue; }
+		[ -f "$bcache/headers-$bkey/include/$rel" ] || { echo "$rel: new header, nothing to compare" >>"$log"; continue; }
 		n=$((n + 1))
 		out=$work/uapi/$(tr / _ <<<"$rel")
-		if ! uapi_compile "$bcache/headers-$basesha/include" "$rel" "$out-base" >>"$log" 2>&1 ||
+		if ! uapi_compile "$bcache/headers-$bkey/include" "$rel" "$out-base" >>"$log" 2>&1 ||
 			! uapi_compile "$work/headers-head/include" "$rel" "$out-head" >>"$log" 2>&1; then
 			fail "uapi: $rel does not compile as check-uapi.sh compiles it (log: ${log#"$TOP"/})" "$(tail -n 5 "$log")"
 			ok=0
