@@ -3,10 +3,22 @@
 # x86_64 system emulation under TCG with the devices in qemu/devices.mak.
 #
 # Usage: build-qemu.sh      Prints the path of the qemu-system-x86_64 binary.
+# USERPTR_QEMU_VARIANT=asan builds into build/qemu-asan with AddressSanitizer
+# and UndefinedBehaviorSanitizer (--enable-asan --enable-ubsan).
 . "$(dirname "$0")/lib.sh"
 
 src=$BUILD/src/qemu
 obj=$BUILD/qemu
+variant_flags=
+case ${USERPTR_QEMU_VARIANT:-} in
+'') ;;
+asan)
+	obj=$BUILD/qemu-asan
+	variant_flags="--enable-asan --enable-ubsan"
+	;;
+*) die "build-qemu.sh: unknown USERPTR_QEMU_VARIANT '${USERPTR_QEMU_VARIANT}'" ;;
+esac
+log=qemu${USERPTR_QEMU_VARIANT:+-$USERPTR_QEMU_VARIANT}
 "$TOP/scripts/deps.sh" qemu
 "$TOP/scripts/tree.sh" qemu
 
@@ -26,11 +38,11 @@ done
 
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 if [ ! -f "$obj/build.ninja" ]; then
-	stage "configuring QEMU $QEMU_VERSION (x86_64-softmmu, minimal devices)"
+	stage "configuring QEMU $QEMU_VERSION (x86_64-softmmu, minimal devices${variant_flags:+, $variant_flags})"
 	rm -rf "$obj"
 	mkdir -p "$obj"
 	# /usr/bin/python3: the Python that sees Debian's meson (a pyenv one may not).
-	run_logged qemu-configure sh -c "cd '$obj' && '$src/configure' \
+	run_logged $log-configure sh -c "cd '$obj' && '$src/configure' $variant_flags \
 		--python=/usr/bin/python3 --cc='ccache gcc' \
 		--target-list=x86_64-softmmu \
 		--without-default-features --without-default-devices \
@@ -38,8 +50,8 @@ if [ ! -f "$obj/build.ninja" ]; then
 		--enable-pixman --enable-tcg --disable-docs --disable-install-blobs \
 		--disable-werror --disable-download"
 fi
-stage "building QEMU (log: build/logs/qemu-build.log)"
-run_progress qemu-build ninja -C "$obj" qemu-system-x86_64 ${USERPTR_QEMU_TARGETS:-}
+stage "building QEMU${variant_flags:+ ($variant_flags)} (log: build/logs/$log-build.log)"
+run_progress $log-build ninja -C "$obj" qemu-system-x86_64 ${USERPTR_QEMU_TARGETS:-}
 # The +ds tarball has no firmware: QEMU run from its build tree (qtests)
 # finds Debian's SeaBIOS and option ROMs in its bundle's data directory.
 fw=$obj/qemu-bundle/usr/local/share/qemu
