@@ -506,10 +506,9 @@ int main(int argc, char **argv)
 		struct drm_virtgpu_context_set_param params[] = {
 			{ VIRTGPU_CONTEXT_PARAM_CAPSET_ID,
 			  caps & (1 << CAPSET_VIRGL2) ? CAPSET_VIRGL2 : CAPSET_VIRGL },
-			{ VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 1 },
 		};
 		struct drm_virtgpu_context_init init = {
-			.num_params = 2,
+			.num_params = 1,
 			.ctx_set_params = (uintptr_t)params,
 		};
 

@@ -133,7 +133,7 @@ build() {
 		--bind-at "$src:/build/src" --bind-at "$obj:/build/obj" --bind "$CACHE/host3d/ccache" --)
 	run_logged "host3d-configure-$v" "${in[@]}" \
 		sh -c "cd /build/obj && /build/src/configure $CONFIGURE"
-	grep -q -E 'virgl support +: *YES' "$LOGS/host3d-configure-$v.log" ||
+	grep -q -E 'VirGL support +: YES' "$LOGS/host3d-configure-$v.log" ||
 		die "QEMU ($v) configured without virglrenderer (log: build/logs/host3d-configure-$v.log)"
 	stage "3D host: building QEMU ($v) in the userland (log: build/logs/host3d-build-$v.log)"
 	run_progress "host3d-build-$v" "${in[@]}" ninja -C /build/obj qemu-system-x86_64
