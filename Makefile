@@ -51,6 +51,11 @@ kernel-release:
 qemu:
 	@$(S)/build-qemu.sh
 
+# QEMU built with ASan and UBSan (build/qemu-asan), running the qtest.
+.PHONY: qemu-asan
+qemu-asan:
+	@$(S)/qtest.sh --asan
+
 guest: kernel
 	@$(S)/build-guest.sh
 

@@ -122,6 +122,15 @@ if [ $qrc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 	fail "qtests" "$(tail -n 10 <<<"$out")"
 fi
 
+# 5b. The same qtests on QEMU built with ASan and UBSan (build/qemu-asan).
+stage "check: host-side qtests under ASan+UBSan"
+qrc=0
+out=$("$TOP/scripts/qtest.sh" --asan 2>&1) || qrc=$?
+while IFS= read -r l; do case $l in PASS\ *) pass "${l#PASS }" ;; FAIL\ *) fail "${l#FAIL }" ;; esac; done <<<"$out"
+if [ $qrc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+	fail "asan qtests" "$(tail -n 10 <<<"$out")"
+fi
+
 # 6. The harness's own failure modes.
 stage "check: harness tests"
 "$TOP/scripts/build-guest.sh" >/dev/null
