@@ -33,7 +33,9 @@ fail() {
 "$TOP/scripts/deps.sh" fetch kernel qemu guest bench
 if [ -n "${USERPTR_BZIMAGE:-}" ]; then
 	[ -f "$USERPTR_BZIMAGE" ] || fail "USERPTR_BZIMAGE=$USERPTR_BZIMAGE: no such file"
+	# Its configuration: a copy beside it (NAME.config), or its build tree's.
 	kconfig=${USERPTR_BZIMAGE}.config
+	[ -f "$kconfig" ] || kconfig=$(dirname "$USERPTR_BZIMAGE")/../../../.config
 else
 	"$TOP/scripts/build-kernel.sh" release >/dev/null
 	kconfig=$BUILD/linux-release/.config
@@ -52,7 +54,7 @@ bin=$("$TOP/scripts/build-guest.sh")
 		echo "${s}_worktree_edits $(git -C "$BUILD/src/$s" status --porcelain -uno 2>/dev/null | wc -l)"
 	done
 	echo "bzimage ${USERPTR_BZIMAGE:-build/linux-release/arch/x86/boot/bzImage}"
-	echo "kernel_config_sha256 $(sha256sum <"$kconfig" 2>/dev/null | cut -d' ' -f1 || echo unknown)"
+	echo "kernel_config_sha256 $( { sha256sum <"$kconfig" || echo unknown; } 2>/dev/null | cut -d' ' -f1)"
 	echo "cmdline_extra ${USERPTR_CMDLINE:-}"
 	echo "host_cpu $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 	echo "host_cores $(nproc)"
@@ -74,6 +76,7 @@ qemu_rss() {
 watch_rss() {
 	local line
 	while IFS= read -r line; do
+		line=${line%$'\r'}
 		printf '%s\n' "$line"
 		case $line in
 		"BENCH-RSS "*) echo "${line#BENCH-RSS } $(qemu_rss)" >>"$rssf" ;;
@@ -81,7 +84,7 @@ watch_rss() {
 	done
 }
 
-stage "bench: booting the release kernel and running userptr-bench (about 10 minutes under TCG)"
+stage "bench: booting ${USERPTR_BZIMAGE:-the release kernel} and running userptr-bench (about 10 minutes under TCG)"
 rc=0
 "$TOP/scripts/boot.sh" --kernel release --name "$name" --timeout 3600 \
 	--file "$bin/userptr-bench" --run "/opt/bin/userptr-bench ${USERPTR_BENCH_ARGS:-}" |
@@ -92,11 +95,11 @@ rc=0
 	echo "accel $(grep -o -- '-accel [a-z]*' "$res/qemu-cmdline" 2>/dev/null | cut -d' ' -f2)"
 	echo "smp $(grep -o -- '-smp [0-9]*' "$res/qemu-cmdline" 2>/dev/null | cut -d' ' -f2)"
 	echo "memory $(grep -o -- ' -m [0-9A-Za-z]*' "$res/qemu-cmdline" 2>/dev/null | cut -d' ' -f3)"
-	echo "guest_tsc $(grep -E -m 3 'tsc: (Detected|using|Fast|Refined|Marking)|PMTIMER|calibrat' "$res/kernel.log" 2>/dev/null | sed 's/^\[[^]]*\] //' | paste -sd ';' -)"
+	echo "guest_tsc $(grep -E 'tsc: |PMTIMER|PM-Timer' "$res/kernel.log" 2>/dev/null | sed 's/^\[[^]]*\] //' | tr -d '\r' | paste -sd ';' -)"
 	echo "guest_clocksource $(grep -o 'Switched to clocksource [a-z_-]*' "$res/kernel.log" 2>/dev/null | tail -n 1 | cut -d' ' -f4)"
 } >>"$envf"
 if [ "$rc" -ne 0 ]; then
-	err=$(sed -n 's/^userptr-bench: error: //p' "$res/output.log" 2>/dev/null | head -n 1)
+	err=$(sed -n 's/^userptr-bench: error: //p' "$res/output.log" 2>/dev/null | tr -d '\r' | head -n 1)
 	[ -n "$err" ] || err="the benchmark failed in the guest (exit $rc; log: ${res#"$TOP"/}/output.log, kernel.log)"
 	fail "$err"
 fi

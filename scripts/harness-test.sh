@@ -86,6 +86,13 @@ else
 	rc=1
 fi
 
+# The benchmark refuses a coarse clock: one-line error, non-zero exit, and a
+# bench.json that is valid JSON saying so (the debug kernel, forced to jiffies).
+expect "bench: a coarse guest clock is refused and bench.json stays valid" nonzero 'error: the guest clock is coarse' \
+	env USERPTR_BZIMAGE="$BUILD/linux-debug/arch/x86/boot/bzImage" USERPTR_CMDLINE=clocksource=jiffies \
+	USERPTR_BENCH_NAME=ht-bench-coarse sh -c '"$1" && exit 0; rc=$?; python3 -c "import json, sys; sys.exit(json.load(open(sys.argv[1]))[\"ok\"] is not False)" "$2" || exit 0; exit $rc' \
+	sh "$TOP/scripts/bench.sh" "$RESULTS/ht-bench-coarse-report/bench.json"
+
 # vm-exec runs any static binary and passes its exit status through.
 printf '#include <stdio.h>\nint main(int c, char **v) { printf("hello from the guest\\n"); return c > 1 ? 7 : 0; }\n' >"$tmp/exit.c"
 gcc -static -O2 -o "$tmp/exit-prog" "$tmp/exit.c"
