@@ -41,23 +41,33 @@ def load_allow(path):
 
 
 def findings(out):
-    """(kind, message, file, context lines) for each ERROR/WARNING."""
+    """(kind, message, file, context lines) for each ERROR/WARNING.
+
+    A message may go on over several lines before the '#N: FILE:' line (the
+    'added, moved or deleted file(s):' warning lists the files and asks
+    about MAINTAINERS): those lines are part of the message, joined by
+    spaces. The lines from the FILE line to the next blank one are context.
+    """
     res = []
     lines = out.splitlines()
     for i, line in enumerate(lines):
         m = re.match(r'^(ERROR|WARNING): (.*)$', line)
         if not m:
             continue
-        ctx = []
-        fname = '-'
-        for nxt in lines[i + 1:i + 5]:
-            if not nxt.strip() or re.match(r'^(ERROR|WARNING|total):', nxt):
+        msg, ctx, fname, in_ctx = [m.group(2).strip()], [], '-', False
+        for nxt in lines[i + 1:i + 30]:
+            if re.match(r'^(ERROR|WARNING|total):', nxt):
                 break
-            ctx.append(nxt)
             fm = re.match(r'^#\d+: FILE: ([^:]+):', nxt)
             if fm:
-                fname = fm.group(1)
-        res.append((m.group(1), m.group(2).strip(), fname, ctx))
+                fname, in_ctx = fm.group(1), True
+            if in_ctx:
+                if not nxt.strip():
+                    break
+                ctx.append(nxt)
+            elif nxt.strip():
+                msg.append(nxt.strip())
+        res.append((m.group(1), ' '.join(msg), fname, ctx))
     return res
 
 
