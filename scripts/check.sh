@@ -59,24 +59,17 @@ trap 'echo "check: interrupted"; finish; exit 1' INT TERM
 series() { series_files "$1"; }
 
 # 1. The series apply to a pristine base (a throw-away clone of the work
-# tree at its tag 'base'; the work tree itself is not touched).
+# tree at its tag 'base' with only the directories the series touches
+# checked out, kept for the next run; the work tree itself is not touched).
 stage "check: series apply"
 for w in linux qemu; do
 	"$TOP/scripts/tree.sh" "$w" >/dev/null || { fail "$w: work tree"; continue; }
-	tmp=$BUILD/check-apply-$w
-	rm -rf "$tmp"
-	git clone -q --shared --no-checkout "$BUILD/src/$w" "$tmp"
-	git -C "$tmp" checkout -q base
-	ok=1
-	for p in $(series "$w"); do
-		if ! git_id -C "$tmp" am -q "$p" >"$LOGS/check-am-$w.log" 2>&1; then
-			fail "$w: series applies to base ($(basename "$p") does not)" "$(head -n 5 "$LOGS/check-am-$w.log")"
-			ok=0
-			break
-		fi
-	done
-	[ $ok = 1 ] && pass "$w: series applies to base ($(series "$w" | wc -l) patches)"
-	rm -rf "$tmp"
+	# shellcheck disable=SC2046
+	if err=$(series_clone "$w" "$BUILD/check-apply-$w" $(series_dirs "$w") 2>&1); then
+		pass "$w: series applies to base ($(series "$w" | wc -l) patches)"
+	else
+		fail "$w: series applies to base ($(tail -n 1 <<<"${err#error: }"))" "$(head -n 5 "$LOGS/series-clone-$w.log")"
+	fi
 done
 
 # 2. checkpatch, one case a patch.
