@@ -44,6 +44,12 @@ series_hash() { series_files "$1" | xargs -r cat | sha256sum | cut -d' ' -f1; }
 series_stamp() { printf '%s\n' "$BUILD/src/$1/.git/userptr-series"; }
 series_record() { { series_hash "$1"; git -C "$BUILD/src/$1" rev-parse HEAD; } >"$(series_stamp "$1")"; }
 
+# series_dirs WHAT: the directories the series' patches touch (not '.').
+series_dirs() {
+	series_files "$1" | xargs -r sed -n 's#^diff --git a/\([^ ]*\) b/.*#\1#p' |
+		xargs -r -n1 dirname | { grep -v -x '\.' || true; } | sort -u
+}
+
 # series_clone WHAT DIR [PATH...]: a throw-away clone of the work tree at
 # its tag 'base' with the series files applied by git am (the work tree
 # itself is not touched). With PATHs, only those directories (and the files

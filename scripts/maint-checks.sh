@@ -42,9 +42,7 @@ fail() {
 # include/, the driver, Documentation/) and those the series touches, a
 # third of the kernel's files.
 paths=(arch/x86 include scripts tools Documentation usr drivers/gpu/drm/virtio)
-for d in $(series_files linux | xargs -r sed -n 's#^diff --git a/\([^ ]*\) b/.*#\1#p' | xargs -r -n1 dirname | sort -u); do
-	[ "$d" = . ] || paths+=("$d")
-done
+mapfile -t -O ${#paths[@]} paths < <(series_dirs linux)
 if [ -n "${MAINT_TREE:-}" ]; then
 	head=$(cd "$MAINT_TREE" && pwd)
 else
