@@ -266,6 +266,8 @@ static void *submitter(void *arg)
 				atomic_fetch_add(&race.late, 1);
 			if (seen_efault)
 				atomic_fetch_add(&race.resurrected, 1);
+			if (after || seen_efault)
+				break;
 			if (fence >= 0) {
 				if (fence_wait(fence, 10000) != 1)
 					atomic_fetch_add(&race.unsignalled, 1);
