@@ -26,6 +26,7 @@
 
 #include <drm/drm.h>
 #include <drm/virtgpu_drm.h>
+#include <linux/virtio_gpu.h>
 
 #include "kselftest_harness.h"
 #include "hostchan.h"
@@ -424,6 +425,42 @@ TEST_F_TIMEOUT(device, killed_creator_on_a_stalled_host_returns, 120)
 	ASSERT_EQ(before, wait_pins(before));
 	close(pipefd[0]);
 	close(pipefd[1]);
+}
+
+/* Make the device answer the next @command with an error, not carry it out. */
+static int inject_error(int chan, unsigned int command)
+{
+	char line[1024];
+	int ret = ask(chan, line, sizeof(line),
+		      "{\"execute\": \"x-virtio-gpu-inject-error\", \"arguments\": {\"command\": %u}}",
+		      command);
+
+	if (ret)
+		return ret;
+	return strstr(line, "\"error\"") ? 1 : 0;
+}
+
+/*
+ * A host that refuses the resource: the creation fails with -EIO and keeps
+ * nothing pinned. A host that answers the UNREF with an error no longer
+ * uses the pages either (it says it has no such resource): they go.
+ */
+TEST_F(device, host_refusal_is_eio_and_pins_nothing)
+{
+	long before = wait_pins(virtgpu_pins());
+	size_t maplen;
+	char *p = map_layout(ANON, 8 * PAGE, &maplen);
+	uint32_t h, res;
+
+	ASSERT_EQ(0, inject_error(self->h.chan, VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB));
+	ASSERT_EQ(-EIO, create_userptr(self->h.fd, p, 8 * PAGE, 0, &h, &res));
+	ASSERT_EQ(before, wait_pins(before));
+
+	ASSERT_EQ(0, create_userptr(self->h.fd, p, 8 * PAGE, 0, &h, &res));
+	ASSERT_EQ(0, inject_error(self->h.chan, VIRTIO_GPU_CMD_RESOURCE_UNREF));
+	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	ASSERT_EQ(before, wait_pins(before));
+	munmap(p, 8 * PAGE);
 }
 
 /* The virtio device the virtio_gpu driver is bound to ("virtioN"). */
