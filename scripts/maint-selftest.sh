@@ -63,8 +63,10 @@ for part in "${parts[@]}"; do
 		;;
 	maint)
 		t=$tmp/maint
-		series_clone linux "$t" || die "the series does not apply to base"
-		git -C "$t" checkout -q -b plant
+		# shellcheck disable=SC2046
+		series_clone linux "$t" arch/x86 include scripts tools Documentation usr drivers/gpu/drm/virtio \
+			$(series_dirs linux) || die "the series does not apply to base"
+		git -C "$t" checkout -q -B plant
 		f=$t/drivers/gpu/drm/virtio/virtgpu_userptr.c
 		# kernel-doc: drop the first '@member:' line of the first struct comment.
 		sed -i '0,/^ \* @[a-z_]*: /{/^ \* @[a-z_]*: /d}' "$f"
