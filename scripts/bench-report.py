@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Statistics, goals, table, JSON and plots of guest/userptr-bench.c.
 
-Usage: bench-report.py RESULTS_DIR OUTPUT_LOG ENV_FILE RSS_FILE
+Usage: bench-report.py RESULTS_DIR OUTPUT_LOG ENV_FILE RSS_FILE [ERROR]
        bench-report.py RESULTS_DIR --error MESSAGE ENV_FILE
 
 Reads the "BENCH {json}" lines the benchmark printed (raw samples), computes
@@ -405,10 +405,10 @@ def main():
     log, env, rss = sys.argv[2], read_kv(sys.argv[3]), read_kv(sys.argv[4])
     points = load(log)
     done = any(True for line in open(log, errors='replace') if line.startswith('BENCH-DONE'))
-    if not done or not points:
-        msg = 'the benchmark printed no complete result (%s)' % log
-        write_json(out, {'ok': False, 'error': msg, 'environment': env})
-        sys.exit('error: ' + msg)
+    error = None if done else (sys.argv[5] if len(sys.argv) > 5 else 'the benchmark stopped before its end (%s)' % log)
+    if not points:
+        write_json(out, {'ok': False, 'error': error, 'environment': env})
+        sys.exit('error: ' + error)
     res, goals = analyse(points, env, rss)
     text = table(points, env, res, goals)
     made, plot_error = [], None
@@ -416,7 +416,9 @@ def main():
         made = plots(out, points)
     except (OSError, subprocess.CalledProcessError) as e:
         plot_error = 'gnuplot failed: %s' % e
-    doc = {'ok': True, 'environment': env, 'results': res, 'goals': goals,
+    if error:
+        text = 'INCOMPLETE: %s; the families measured before it:\n\n%s' % (error, text)
+    doc = {'ok': not error, 'error': error, 'environment': env, 'results': res, 'goals': goals,
            'points': [{k: v for k, v in p.items()} for p in points], 'host_rss_kib': rss,
            'plots': [os.path.basename(m) for m in made], 'plot_error': plot_error,
            'note': 'Measured under TCG on a shared 2-core machine; another machine of the same kind may give '
@@ -429,6 +431,8 @@ def main():
         print('warning: no plots: ' + plot_error, file=sys.stderr)
     print('\nbench: %s, %s, %s' % (os.path.join(out, 'bench.json'), os.path.join(out, 'bench.txt'),
                                   ', '.join(made)))
+    if error:
+        sys.exit('error: ' + error)
 
 
 if __name__ == '__main__':

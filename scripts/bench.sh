@@ -101,6 +101,11 @@ rc=0
 if [ "$rc" -ne 0 ]; then
 	err=$(sed -n 's/^userptr-bench: error: //p' "$res/output.log" 2>/dev/null | tr -d '\r' | head -n 1)
 	[ -n "$err" ] || err="the benchmark failed in the guest (exit $rc; log: ${res#"$TOP"/}/output.log, kernel.log)"
+	# What was measured before the failure is still reported (bench.json says ok: false).
+	if grep -q '^BENCH {' "$res/output.log" 2>/dev/null; then
+		python3 "$TOP/scripts/bench-report.py" "$out" "$res/output.log" "$envf" "$rssf" "$err" >&2 || true
+		die "$err"
+	fi
 	fail "$err"
 fi
 python3 "$TOP/scripts/bench-report.py" "$out" "$res/output.log" "$envf" "$rssf" ||
