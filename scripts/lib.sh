@@ -26,6 +26,7 @@ mkdir -p "$BUILD" "$LOGS" "$RESULTS" "$CACHE"
 # ccache for every build (kernel, QEMU, bisect), kept in the cache so that
 # it outlives build/ and a fresh clone.
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+# shellcheck disable=SC2034 # used by the scripts that source this one
 KCC="ccache gcc"
 
 # The identity of commits the harness makes in work trees and scratch

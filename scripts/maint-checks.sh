@@ -135,13 +135,13 @@ EOF
 }
 
 docs_check() {
-	local rst parents d name root docs log=$LOGS/maint-docs.log src=()
+	local rst parents d name root docs log=$LOGS/maint-docs.log
 	rst=$(changed Documentation | grep -E '\.rst$' || true)
 	[ -n "$rst" ] || { fail "docs: the series adds or changes no rst file (is Documentation/gpu/virtio-gpu-userptr.rst gone?)"; return; }
 	parents=""
 	for f in $rst; do
 		d=$(dirname "$f") name=$(basename "$f" .rst)
-		parents+=$(grep -l -E "^[[:space:]]+$name[[:space:]]*\$" "$head/$d"/*.rst 2>/dev/null | sed "s#^$head/##")$'\n'
+		parents+=$(grep -l -E "^[[:space:]]+${name}[[:space:]]*\$" "$head/$d"/*.rst 2>/dev/null | sed "s#^$head/##")$'\n'
 	done
 	parents=$(grep . <<<"$parents" | sort -u || true)
 	[ -n "$parents" ] || { fail "docs: no toctree lists $(echo $rst)"; return; }
