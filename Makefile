@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: help run check bench vm-test vm-exec tree export series-status \
+.PHONY: help run check bench vm-test vm-test-3d vm-exec tree export series-status \
 	kernel kernel-release qemu guest harness-test clean distclean
 
 help:
@@ -26,6 +26,11 @@ bench:
 vm-test:
 	@$(S)/deps.sh fetch kernel qemu guest
 	@$(S)/vm-test.sh
+
+# The 3D suite on QEMU with virglrenderer (our series and the stock QEMU).
+vm-test-3d:
+	@$(S)/deps.sh fetch kernel qemu guest host3d
+	@$(S)/vm-test-3d.sh
 
 vm-exec:
 	@$(S)/deps.sh fetch kernel qemu guest

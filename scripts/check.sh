@@ -9,6 +9,7 @@
 #   5. the QEMU series' qtests (host side, raw commands)
 #   6. the harness's own failure-mode tests
 #   7. the guest suite in the VM on the debug kernel (every TAP case counts)
+#   8. the 3D suite on QEMU with virglrenderer, series and stock (TAP cases)
 # Ends with the line 'N passed, N failed' (', N skipped') and exits non-zero
 # on any failure.
 . "$(dirname "$0")/lib.sh"
@@ -54,7 +55,13 @@ finish() {
 }
 trap 'echo "check: interrupted"; finish; exit 1' INT TERM
 
-"$TOP/scripts/deps.sh" fetch kernel qemu guest check
+"$TOP/scripts/deps.sh" fetch kernel qemu guest check host3d
+
+# The 3D host (a Debian 13 userland and two QEMU builds, stage 8) is made in
+# the background meanwhile: its downloads overlap with the stages below.
+"$TOP/scripts/fetch.sh" qemu >/dev/null
+"$TOP/scripts/host3d.sh" >"$LOGS/check-host3d.log" 2>&1 &
+host3d_pid=$!
 
 series() { series_files "$1"; }
 
@@ -140,6 +147,29 @@ if [ -f "$RESULTS/vm-test/counts" ] && [ $vrc -ne 125 ]; then
 	[ "$f" -eq 0 ] || failures+=("vm-test: $f case(s), see build/results/vm-test/")
 else
 	fail "vm-test: the guest suite did not run (exit $vrc)"
+fi
+
+# 7b. Forced bounce buffering (a confidential guest, restricted DMA): the
+# host would see bounce pages, so the driver must offer no userptrs.
+stage "check: forced bounce buffering (swiotlb=force, iommu_platform=on)"
+if out=$(USERPTR_GPU_DEVICE="virtio-gpu-pci,blob=on,iommu_platform=on" USERPTR_CMDLINE="swiotlb=force" \
+	"$TOP/scripts/vm-exec.sh" "$BUILD/guest/bin/userptr-param" 0 2>&1); then
+	pass "guest: forced bounce buffering: the driver reports no userptr support"
+else
+	fail "guest: forced bounce buffering: the driver reports no userptr support" "$(tail -n 5 <<<"$out")"
+fi
+
+# 8. The 3D suite (virglrenderer), on our series' QEMU and on the stock one.
+stage "check: 3D suite in the VM (virgl host: series and stock QEMU)"
+wait "$host3d_pid" || info "making the 3D host in the background failed (build/logs/check-host3d.log); vm-test-3d tries again"
+"$TOP/scripts/vm-test-3d.sh" && vrc=0 || vrc=$?
+if [ -f "$RESULTS/vm-test-3d/counts" ]; then
+	read -r p f s <"$RESULTS/vm-test-3d/counts"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" -eq 0 ] || failures+=("vm-test-3d: $f case(s), see build/results/vm-test-3d-*/")
+	[ "$f" -ne 0 ] || [ $vrc -eq 0 ] || fail "vm-test-3d: exit $vrc without a failed case"
+else
+	fail "vm-test-3d: the 3D suite did not run (exit $vrc)"
 fi
 
 finish
