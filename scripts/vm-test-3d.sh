@@ -31,7 +31,7 @@ for h in "${hosts[@]}"; do
 	stage "vm-test-3d: userptr-3d on the $h 3D host (virtio-gpu-gl-pci, virglrenderer, llvmpipe)"
 	rc=0
 	USERPTR_QEMU=$wrappers/qemu-$h USERPTR_GPU_DEVICE=virtio-gpu-gl-pci,blob=on \
-		"$TOP/scripts/boot.sh" --kernel debug --name "$name" --timeout "${VM_TEST_TIMEOUT:-1200}" \
+		"$TOP/scripts/boot.sh" --kernel debug --name "$name" --timeout "${VM_TEST_TIMEOUT:-1800}" \
 		--file "$bin/userptr-3d" --run "$payload" || rc=$?
 	res=$RESULTS/$name
 	stage "vm-test-3d results, $h host (TAP and kernel log in ${res#"$TOP"/}/)"
