@@ -149,6 +149,16 @@ else
 	fail "vm-test: the guest suite did not run (exit $vrc)"
 fi
 
+# 7b. Forced bounce buffering (a confidential guest, restricted DMA): the
+# host would see bounce pages, so the driver must offer no userptrs.
+stage "check: forced bounce buffering (swiotlb=force, iommu_platform=on)"
+if out=$(USERPTR_GPU_DEVICE="virtio-gpu-pci,blob=on,iommu_platform=on" USERPTR_CMDLINE="swiotlb=force" \
+	"$TOP/scripts/vm-exec.sh" "$BUILD/guest/bin/userptr-param" 0 2>&1); then
+	pass "guest: forced bounce buffering: the driver reports no userptr support"
+else
+	fail "guest: forced bounce buffering: the driver reports no userptr support" "$(tail -n 5 <<<"$out")"
+fi
+
 # 8. The 3D suite (virglrenderer), on our series' QEMU and on the stock one.
 stage "check: 3D suite in the VM (virgl host: series and stock QEMU)"
 wait "$host3d_pid" || info "making the 3D host in the background failed (build/logs/check-host3d.log); vm-test-3d tries again"
