@@ -19,8 +19,7 @@ mkdir -p "$series_dir"
 series_files "$what" | xargs -r rm -f
 # Stable output: zero commit ids and no version signature, so that applying
 # and exporting again gives the same bytes.
-git -C "$src" format-patch -q --zero-commit --no-signature --no-numbered-files \
-	-o "$series_dir" base..HEAD >/dev/null
+series_format_patch "$what" "$series_dir"
 # format-patch numbers from 0001: keep that, the cover letter is 0000.
 series_record "$what"
 info "$what: $(git -C "$src" rev-list --count base..HEAD) patches exported to ${series_dir#"$TOP"/}"

@@ -151,3 +151,16 @@ run_progress() {
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# series_format_patch WHAT OUTDIR: the work tree's commits (base..HEAD) as
+# the series files are written: zero commit ids, no signature, and the
+# version of the hand-written cover letter ("[PATCH v2 0/N]") in every
+# subject. export.sh writes with it, series-status.sh compares with it.
+series_format_patch() {
+	local what=$1 out=$2 prefix=PATCH ver
+	ver=$(sed -n 's/^Subject: \[PATCH \(v[0-9]*\) 0*0\/.*/\1/p' \
+		"$TOP/$what/patches/0000-cover-letter.patch" 2>/dev/null | head -n 1)
+	[ -z "$ver" ] || prefix="PATCH $ver"
+	git -C "$BUILD/src/$what" format-patch -q --zero-commit --no-signature \
+		--subject-prefix="$prefix" -o "$out" base..HEAD >/dev/null
+}

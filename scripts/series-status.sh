@@ -13,8 +13,7 @@
 tree_matches_series() {
 	local tmp rc=0
 	tmp=$(mktemp -d)
-	git -C "$BUILD/src/$1" format-patch -q --zero-commit --no-signature \
-		-o "$tmp" base..HEAD >/dev/null
+	series_format_patch "$1" "$tmp"
 	diff -q <(cd "$tmp" && ls) <(series_files "$1" | xargs -r -n1 basename) >/dev/null || rc=1
 	if [ $rc -eq 0 ]; then
 		for f in "$tmp"/*.patch; do
