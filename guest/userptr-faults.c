@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -89,6 +90,7 @@ static struct {
 	unsigned int max_points;
 	const char *only;
 	const char *plant;
+	int planted;
 	char *probe;		/* one page for the device-answers check */
 	/* figures */
 	unsigned long points[NCAT];
@@ -534,7 +536,10 @@ static void sweep_create(const char *name, uint32_t mem, uint32_t flags, char *p
 			if (ret)
 				failure(false, "%s: point %u: the new handle reports %s", name, n, strerror(-ret));
 			check_device(name, res, p, len);
-			if (!(g.plant && !strcmp(g.plant, "handle") && n == 1)) {
+			/* Planted: the first handle created stays open. */
+			if (g.plant && !strcmp(g.plant, "handle") && !g.planted) {
+				g.planted = 1;
+			} else {
 				ret = gem_close(g.fd, h);
 				if (ret)
 					failure(false, "%s: closing the handle fails: %s", name, strerror(-ret));
@@ -716,6 +721,125 @@ static void sweep_create_unpriv(const char *name)
 	waitpid(pid, &status, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		failure(false, "%s: the unprivileged child failed (status %#x)", name, status);
+	tally_done(&t);
+	case_end(name, CREATION, &t, t0);
+}
+
+static long read_long(const char *path)
+{
+	char b[32] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return LONG_MIN;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	return n > 0 ? strtol(b, NULL, 10) : LONG_MIN;
+}
+
+static int write_long(const char *path, long v)
+{
+	char b[32];
+
+	snprintf(b, sizeof(b), "%ld", v);
+	return write_file(path, b);
+}
+
+/* Back to the fail-nth configuration of setup_faults(). */
+static void restore_faults(void)
+{
+	write_file(DEBUGFS "/failslab/probability", "0");
+	write_file(DEBUGFS "/failslab/task-filter", "N");
+	write_file(DEBUGFS "/failslab/space", "0");
+	write_file(DEBUGFS "/failslab/times", "-1");
+	write_file(DEBUGFS "/fail_page_alloc/probability", "0");
+	write_file(DEBUGFS "/fail_page_alloc/task-filter", "N");
+	write_file(DEBUGFS "/fail_page_alloc/min-order", "0");
+	write_file(DEBUGFS "/fail_page_alloc/times", "-1");
+}
+
+/*
+ * Two faults in one creation, which fail-nth cannot make: every high-order
+ * page allocation of this thread fails (fail_page_alloc with task-filter
+ * and min-order 1, so kvmalloc() falls back to vmalloc() for the entry
+ * list), and failslab fails the one slab allocation at which a budget of S
+ * bytes ("space") runs out. A first run with an endless budget measures the
+ * creation's slab bytes T; S = T fails the last slab allocation, and the
+ * budget left by each run names the allocation before it, walked down to
+ * the first. Needs task-filter (make-it-fail) and readable space/times.
+ */
+static void sweep_create_space(const char *name, char *p, size_t len)
+{
+	static const char *const pa[][2] = {
+		{ "probability", "100" }, { "interval", "1" }, { "times", "-1" },
+		{ "space", "0" }, { "task-filter", "Y" }, { "min-order", "1" },
+	};
+	struct tally t = { 0 };
+	double t0 = now();
+	char path[128];
+	long budget = 1L << 30, left;
+	unsigned int n;
+	size_t i;
+	int mif;
+
+	if (!case_begin(name))
+		return;
+	mif = open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC);
+	for (i = 0; i < sizeof(pa) / sizeof(pa[0]); i++) {
+		snprintf(path, sizeof(path), DEBUGFS "/fail_page_alloc/%s", pa[i][0]);
+		if (write_file(path, pa[i][1]))
+			mif = -1;
+	}
+	if (mif < 0 || write_file(DEBUGFS "/failslab/probability", "100") ||
+	    write_file(DEBUGFS "/failslab/task-filter", "Y") ||
+	    read_long(DEBUGFS "/failslab/space") == LONG_MIN) {
+		failure(false, "%s: cannot set up task-filtered failslab/fail_page_alloc", name);
+		goto out;
+	}
+	for (n = 0; n <= g.max_points && budget > 0; n++) {
+		uint32_t h, res;
+		bool hit;
+		int ret;
+
+		write_long(DEBUGFS "/failslab/space", budget);
+		write_file(DEBUGFS "/failslab/times", "1");
+		if (write(mif, "1", 1) != 1)
+			break;
+		ret = create(g.fd, VIRTGPU_BLOB_MEM_GUEST, 0, p, len, &h, &res);
+		if (write(mif, "0", 1) != 1)
+			break;
+		hit = read_long(DEBUGFS "/failslab/times") == 0;
+		left = read_long(DEBUGFS "/failslab/space");
+		if (n == 0) {
+			/* The measuring run: nothing may fail but high-order pages. */
+			if (hit)
+				failure(false, "%s: the measuring run hit its budget", name);
+			if (ret)
+				judge(name, n, ret, true);
+		} else {
+			tally_step(&t, ret, hit);
+			judge(name, n, ret, hit);
+		}
+		if (!ret) {
+			g.checks++;
+			if (info(g.fd, h))
+				failure(false, "%s: step %u: the new handle does not work", name, n);
+			check_device(name, res, p, len);
+			gem_close(g.fd, h);
+		}
+		check_clean(name, n);
+		if (n == 0)
+			budget = budget - left;		/* T: all slab bytes */
+		else if (hit)
+			budget = budget - left;		/* bytes before the failed one */
+		else
+			break;
+	}
+out:
+	if (mif >= 0)
+		close(mif);
+	restore_faults();
 	tally_done(&t);
 	case_end(name, CREATION, &t, t0);
 }
@@ -1137,6 +1261,8 @@ int main(int argc, char **argv)
 		case_skip(name, g.has_3d ? "needs a 3D context (covered by userptr-3d)" :
 					   "the device has no 3D (VIRTGPU_PARAM_3D_FEATURES 0)");
 	}
+	sweep_create_space("creation BLOB_MEM_GUEST rw 4 MiB scattered, high-order pages failing, each slab allocation failed in turn",
+			   sizes[2].p, sizes[2].len);
 	sweep_create_fresh("creation BLOB_MEM_GUEST rw 16 pages in a fresh process (first notifier of its mm)");
 	sweep_create_unpriv("creation BLOB_MEM_GUEST rw 16 pages as uid 65534 at exactly RLIMIT_MEMLOCK");
 
