@@ -17,6 +17,9 @@ declare -A WHY=(
 	[check]="codespell python3-ply python3-git coccinelle ocaml-nox python3-sphinx python3-yaml abigail-tools dwarves"
 	[bench]="gnuplot-nox"
 	[host3d]="debootstrap debian-archive-keyring util-linux"
+	# QEMU's libFuzzer targets: clang, its runtimes (libFuzzer, ASan,
+	# UBSan: libclang-rt-14-dev) and llvm-symbolizer (llvm-14) for reports.
+	[fuzz]="clang libclang-rt-14-dev llvm-14 ccache rsync bzip2"
 )
 declare -A TRIXIE=(
 	[qemu]="meson python3-pycotap"
