@@ -3,7 +3,9 @@
 # UAPI headers of the patched kernel (build/linux-debug/usr/include):
 #   guest/*.c                                  -> build/guest/bin/NAME
 #   the series' kselftests (tools/testing/selftests/drm/virtio_gpu), if any
-#                                              -> build/guest/bin/NAME
+#                                              -> build/guest/bin/kselftest/NAME
+#   and as kselftest installs them, with run_kselftest.sh
+#                                              -> build/guest/bin/kselftest.tar
 #
 # Usage: build-guest.sh      Prints the directory of the binaries.
 . "$(dirname "$0")/lib.sh"
@@ -28,9 +30,17 @@ done
 
 kst=$BUILD/src/linux/tools/testing/selftests/drm/virtio_gpu
 if [ -f "$kst/Makefile" ]; then
+	kflags=(CFLAGS="-O2 -g -Wall -static -pthread -isystem $inc -I$BUILD/src/linux/tools/testing/selftests"
+		LDLIBS="-static -pthread" KHDR_INCLUDES="-isystem $inc")
 	mkdir -p "$out/kselftest"
-	run_logged guest-kselftests make -C "$kst" OUTPUT="$out/kselftest" \
-		CFLAGS="-O2 -g -Wall -static -pthread -isystem $inc -I$BUILD/src/linux/tools/testing/selftests" \
-		LDLIBS="-static -pthread"
+	run_logged guest-kselftests make -C "$kst" OUTPUT="$out/kselftest" "${kflags[@]}"
+	# The same tests as kselftest installs them (run_kselftest.sh, its
+	# runner, kselftest-list.txt, the settings file), for the guest to run
+	# with the kselftest runner: one tar file, unpacked in the guest.
+	rm -rf "$BUILD/guest/kselftest-obj" "$BUILD/guest/kselftest-install"
+	run_logged guest-kselftest-install make -C "$BUILD/src/linux/tools/testing/selftests" \
+		O="$BUILD/guest/kselftest-obj" TARGETS=drm/virtio_gpu \
+		INSTALL_PATH="$BUILD/guest/kselftest-install" "${kflags[@]}" install
+	tar -C "$BUILD/guest/kselftest-install" -cf "$out/kselftest.tar" .
 fi
 printf '%s\n' "$out"

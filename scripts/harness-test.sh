@@ -103,4 +103,29 @@ expect "vm-exec: a program's exit status 7 comes back" 7 'hello from the guest' 
 expect "vm-exec: a dynamically linked program is refused" nonzero 'dynamically linked' \
 	"$TOP/scripts/vm-exec.sh" /bin/true
 
+# The TAP summary of a run under the kselftest runner counts the nested
+# cases, and a program the runner reports as failed (a timeout) fails even
+# when none of its cases did.
+mkdir -p "$tmp/tap"
+cat >"$tmp/tap/nested.log" <<'EOT'
+### BEGIN kselftest
+TAP version 13
+1..2
+# selftests: drm/virtio_gpu: userptr
+# TAP version 13
+# 1..3
+#            OK  global.a
+# ok 1 global.a
+# ok 2 global.b # SKIP needs a 3D device
+# not ok 3 global.c
+not ok 1 selftests: drm/virtio_gpu: userptr # exit=1
+# selftests: drm/virtio_gpu: other
+# ok 1 global.d
+not ok 2 selftests: drm/virtio_gpu: other # TIMEOUT 900 seconds
+### END kselftest 1
+EOT
+expect "tap-summary: nested kselftest-runner results are counted, a runner failure too" 1 \
+	'kselftest +2 passed, 2 failed, 1 skipped' \
+	python3 "$TOP/scripts/tap-summary.py" "$tmp/tap/nested.log" "$tmp/tap"
+
 exit $rc

@@ -6,7 +6,11 @@ Usage: tap-summary.py [--verdict VERDICT_FILE] OUTPUT_LOG RESULTS_DIR
 OUTPUT_LOG holds each program's output between '### BEGIN NAME' and
 '### END NAME STATUS' lines (written by the vm-test payload). Counts every
 top-level TAP result: 'ok' is passed, 'ok ... # SKIP' is skipped, 'not ok' is
-failed. A program that exits non-zero without a failed result, or whose END
+failed. Under the kselftest runner (run_kselftest.sh), each test program's
+own results are nested one level ('# ok 1 ...'): those are counted instead,
+and a top-level 'not ok' (the runner's verdict on a program: a crash, a
+timeout) counts as one failure more where none of that program's nested
+cases failed. A program that exits non-zero without a failed result, or whose END
 line is missing (it crashed the guest or hung), counts as one failure more.
 With --verdict, the verdict file boot.sh wrote for the run (boot, status,
 splat) counts too: a kernel splat in the guest log is one failure more (its
@@ -20,6 +24,7 @@ import os
 import re
 import sys
 
+NESTED = re.compile(r'^# (?=(?:not )?ok \d+)')
 RESULT = re.compile(r'^(not )?ok \d+\s*(?:-\s*)?(.*?)(?:\s+#\s*(SKIP|TODO|XFAIL)\b\s*(.*))?$', re.I)
 
 
@@ -59,7 +64,23 @@ def main():
     for p in programs:
         passed = failed = skipped = 0
         notes = []
+        nested = any(NESTED.match(line) for line in p['lines'])
+        group_failed = 0    # nested failures since the runner's last verdict
         for line in p['lines']:
+            if nested:
+                if NESTED.match(line):
+                    line = line[2:]
+                else:
+                    # The runner's verdict on one program: counted only
+                    # when none of that program's own cases failed.
+                    m = RESULT.match(line)
+                    if m and m.group(1) and (m.group(3) or '').upper() not in ('TODO', 'XFAIL') \
+                            and group_failed == 0:
+                        failed += 1
+                        notes.append('    FAIL ' + m.group(2))
+                    if m:
+                        group_failed = 0
+                    continue
             m = RESULT.match(line)
             if not m:
                 continue
@@ -69,6 +90,7 @@ def main():
                     passed += 1
                 else:
                     failed += 1
+                    group_failed += 1
                     notes.append('    FAIL ' + m.group(2))
             elif directive == 'SKIP':
                 skipped += 1
