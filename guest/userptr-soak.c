@@ -741,10 +741,20 @@ static void *thread_main(void *arg)
 			do_close(w, i);
 	}
 	check_debugfs(w);
-	if (!(g.plant && !strcmp(g.plant, "leak") && w->id == 0) && w->fd >= 0)
+	if (g.plant && !strcmp(g.plant, "leak") && w->id == 0 && w->fd >= 0) {
+		/* Planted: one more userptr, its file and memory kept. */
+		char *p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		uint32_t h;
+
+		if (p == MAP_FAILED || create(w->fd, 0, p, 16 * PAGE, &h, NULL))
+			violation("thread 0: the planted leak could not be made");
+		return NULL;
+	}
+	if (w->fd >= 0)
 		close(w->fd);
 	for (i = 0; i < MAX_ARENAS; i++)
-		if (w->a[i].base)
+		if (w->a[i].base && !(g.plant && !strcmp(g.plant, "leak") && w->id == 0))
 			munmap(w->a[i].base, w->a[i].len);
 	return NULL;
 }

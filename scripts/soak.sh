@@ -54,7 +54,8 @@ python3 "$TOP/scripts/tap-summary.py" --verdict "$res/verdict" "$res/output.log"
 # Each program's one-line JSON summary, checked to parse and to say zero.
 for p in "${progs[@]}"; do
 	out=$res/${p#userptr-}.json
-	sed -n "/^### BEGIN $p\$/,/^### END $p /s/^RESULT-JSON: //p" "$res/output.log" 2>/dev/null |
+	tr -d '\r' <"$res/output.log" 2>/dev/null |
+		sed -n "/^### BEGIN $p\$/,/^### END $p /s/^RESULT-JSON: //p" |
 		tail -n 1 >"$out" || true
 	if ! python3 - "$out" "$p" <<'EOF'
 import json, sys
