@@ -19,7 +19,7 @@ declare -A WHY=(
 	[host3d]="debootstrap debian-archive-keyring util-linux"
 	# QEMU's libFuzzer targets: clang, its runtimes (libFuzzer, ASan,
 	# UBSan: libclang-rt-14-dev) and llvm-symbolizer (llvm-14) for reports.
-	[fuzz]="clang libclang-rt-14-dev llvm-14 ccache rsync bzip2"
+	[fuzz]="clang libclang-rt-14-dev llvm-14 ccache rsync bzip2 patch"
 )
 declare -A TRIXIE=(
 	[qemu]="meson python3-pycotap"

@@ -135,9 +135,11 @@ class Driver:
         self.log.append("init: features 0x%x, ctrlq and cursorq enabled"
                         % bits)
 
-    def submit(self, reqs, queue=0, resp_len=1024):
+    def submit(self, reqs, queue=0, resp_len=1024, resp_at=None):
         """Queue the requests (bytes) as chains [request, response] and
-        notify once. One pattern per device read, in the device's order."""
+        notify once. One pattern per device read, in the device's order.
+        resp_at: where the responses go instead of RESP (memory that is not
+        RAM makes the device map them through a bounce buffer)."""
         desc, avail = (CTRL_DESC, CTRL_AVAIL) if queue == 0 else \
             (CUR_DESC, CUR_AVAIL)
         self.ops.append(op(OP_CLEAR_DMA_PATTERNS))
@@ -148,7 +150,8 @@ class Driver:
         for k, req in enumerate(reqs):
             head = (2 * (first + k)) % QSIZE
             req_addr = REQ + 0x10000 * queue + k * PAGE
-            resp_addr = RESP + 0x10000 * queue + k * PAGE
+            resp_addr = (RESP if resp_at is None else resp_at) + \
+                0x10000 * queue + k * PAGE
             # avail->ring[first + k]
             self.ops.append(pattern(struct.pack("<H", head)))
             if queue == 0:
@@ -352,6 +355,18 @@ def seeds():
     d.cmd("ATTACH_BACKING 2 (already backed)", attach(2, [(DATA, PAGE)]))
     d.cmd("RESOURCE_UNREF 2", unref(2))
     s["blob-no-readonly-feature"] = d
+
+    # Finding 1 (make fuzz's first leak): a command shorter than its header
+    # was never answered and stopped the control queue (the display info
+    # after it went unanswered); at the reset that ends each input, the
+    # command's buffers were freed unmapped (a bounce buffer: the response
+    # lies outside RAM here, where the fuzzer found it).
+    d = Driver()
+    d.log.append("a 4-byte command (shorter than its header), response "
+                 "outside RAM")
+    d.submit([struct.pack("<I", GET_DISPLAY_INFO)], resp_at=0x9B0000000000)
+    d.cmd("GET_DISPLAY_INFO (unanswered before the fix)", display_info())
+    s["regress-short-header"] = d
 
     d = Driver()
     d.cmd("RESOURCE_CREATE_2D 1: 64x32", create_2d(1, w, h))

@@ -22,6 +22,9 @@
 #   FUZZ_NO_TREE=1      do not update build/src/qemu from the series files
 #                       first (fuzz its HEAD as it is)
 #   FUZZ_ARGS='...'     more libFuzzer options (e.g. -seed=1 -runs=1000)
+#   FUZZ_PATCH=FILE     apply a diff (-p1, against build/src/qemu) to the
+#                       snapshot first: a fix tried under the fuzzer before
+#                       it goes into the series
 #   FUZZ_REPRODUCE=FILE run one input (a crash) with the qtest trace on
 #                       stderr instead of fuzzing
 . "$(dirname "$0")/lib.sh"
@@ -39,24 +42,33 @@ bin=$obj/qemu-fuzz-x86_64
 [ -n "${FUZZ_NO_TREE:-}" ] || "$TOP/scripts/tree.sh" qemu >/dev/null
 [ -d "$tree/.git" ] || die "no QEMU work tree in build/src/qemu (run make tree)"
 
-# The snapshot: the work tree's HEAD, unpacked in a scratch directory and
-# synced by content, so that files which did not change keep their mtimes
-# and the build stays incremental.
+# The snapshot: the work tree's HEAD (with FUZZ_PATCH applied, if given),
+# unpacked in a scratch directory and synced by content, so that files which
+# did not change keep their mtimes and the build stays incremental.
 head=$(git -C "$tree" rev-parse HEAD)
+patch=
+if [ -n "${FUZZ_PATCH:-}" ]; then
+	patch=$(cd "$(dirname "$FUZZ_PATCH")" && pwd)/$(basename "$FUZZ_PATCH")
+	[ -f "$patch" ] || die "FUZZ_PATCH: no file '$FUZZ_PATCH'"
+fi
+want="$head${patch:+ $(sha256sum <"$patch" | cut -c1-16)}"
 busy=
 for d in rebase-merge rebase-apply MERGE_HEAD CHERRY_PICK_HEAD; do
 	[ -e "$tree/.git/$d" ] && busy=$d
 done
-if [ "$(cat "$fz/src.commit" 2>/dev/null)" != "$head" ]; then
-	if [ -n "$busy" ] && [ -d "$src" ]; then
+if [ "$(cat "$fz/src.commit" 2>/dev/null)" != "$want" ]; then
+	if [ -n "$busy" ] && [ -d "$src" ] && [ -z "$patch" ]; then
 		info "build/src/qemu is in the middle of a git operation ($busy): fuzzing the snapshot of $(cut -c1-12 "$fz/src.commit")"
 	elif [ -n "$busy" ]; then
 		die "build/src/qemu is in the middle of a git operation ($busy); run again when it is done"
 	else
-		stage "fuzz: snapshot of build/src/qemu at $(git -C "$tree" log --oneline -1 HEAD | cut -c1-70)"
+		stage "fuzz: snapshot of build/src/qemu at $(git -C "$tree" log --oneline -1 HEAD | cut -c1-70)${patch:+ with $FUZZ_PATCH}"
 		rm -rf "$fz/src.new"
 		mkdir -p "$fz/src.new" "$src"
 		git -C "$tree" archive HEAD | tar -x -C "$fz/src.new"
+		if [ -n "$patch" ]; then
+			patch -s -p1 -d "$fz/src.new" <"$patch" || die "FUZZ_PATCH $FUZZ_PATCH does not apply to build/src/qemu's HEAD"
+		fi
 		# The harness's device list, where configure looks for it, and
 		# build-qemu.sh's placeholders for the EDK2 images of the +ds tarball.
 		cp "$TOP/qemu/devices.mak" "$fz/src.new/configs/devices/x86_64-softmmu/userptr.mak"
@@ -65,7 +77,7 @@ if [ "$(cat "$fz/src.commit" 2>/dev/null)" != "$head" ]; then
 		done
 		rsync -rlc --delete "$fz/src.new/" "$src/"
 		rm -rf "$fz/src.new"
-		printf '%s\n' "$head" >"$fz/src.commit"
+		printf '%s\n' "$want" >"$fz/src.commit"
 	fi
 fi
 
@@ -132,11 +144,14 @@ log=$out/fuzz.log
 # The seeds must reach the device: run each once with the device's trace
 # events on and count the commands it carried out. A corpus that no longer
 # fits the device (another BAR layout, say) fails here instead of fuzzing
-# from nothing.
+# from nothing. Sanitizer findings are left to the run itself (a seed that
+# crashes is reported there, with its input).
 stage "fuzz: seed check (each seed once, the device's trace events on)"
-(cd "$fz" && QEMU_FUZZ_ARGS="$QEMU_FUZZ_ARGS -trace virtio_gpu_cmd_*" \
-	"$bin" --fuzz-target=generic-fuzz -runs=0 "$corpus") >"$out/seed-check.log" 2>&1 ||
-	die "the seed check failed (log: ${out#"$TOP"/}/seed-check.log)"
+(cd "$fz" && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS= \
+	QEMU_FUZZ_ARGS="$QEMU_FUZZ_ARGS -trace virtio_gpu_cmd_*" \
+	"$bin" --fuzz-target=generic-fuzz -runs=0 -detect_leaks=0 \
+	-artifact_prefix="$out/seed-check-" "$corpus") >"$out/seed-check.log" 2>&1 || true
+rm -f "$out"/seed-check-*
 seed_cmds=$(grep -c 'virtio_gpu_cmd_' "$out/seed-check.log" || true)
 seed_blobs=$(grep -c 'virtio_gpu_cmd_res_create_blob' "$out/seed-check.log" || true)
 seed_scanouts=$(grep -c 'virtio_gpu_cmd_set_scanout_blob' "$out/seed-check.log" || true)
@@ -200,6 +215,7 @@ reports = re.findall(r"ERROR: (?:AddressSanitizer|LeakSanitizer)|runtime error:"
 s = {
     "engine": "libFuzzer (clang 14), QEMU generic-fuzz; ASan, UBSan, LeakSanitizer",
     "qemu_commit": head,
+    "patch": os.environ.get("FUZZ_PATCH") or None,
     "qemu_args": os.environ["QEMU_FUZZ_ARGS"],
     "fuzz_objects": os.environ["QEMU_FUZZ_OBJECTS"],
     "seconds": int(wall),
