@@ -152,7 +152,7 @@ stage "fuzz: seed check (each seed once, the device's trace events on)"
 	"$bin" --fuzz-target=generic-fuzz -runs=0 -detect_leaks=0 \
 	-artifact_prefix="$out/seed-check-" "$corpus") >"$out/seed-check.log" 2>&1 || true
 rm -f "$out"/seed-check-*
-seed_cmds=$(grep -c 'virtio_gpu_cmd_' "$out/seed-check.log" || true)
+seed_cmds=$(grep 'virtio_gpu_cmd_' "$out/seed-check.log" | grep -vc 'virtio_gpu_cmd_suspended' || true)
 seed_blobs=$(grep -c 'virtio_gpu_cmd_res_create_blob' "$out/seed-check.log" || true)
 seed_scanouts=$(grep -c 'virtio_gpu_cmd_set_scanout_blob' "$out/seed-check.log" || true)
 info "the seeds carry out $seed_cmds device commands ($seed_blobs CREATE_BLOB, $seed_scanouts SET_SCANOUT_BLOB)"
