@@ -25,8 +25,8 @@
 #   FUZZ_PATCH=FILE     apply a diff (-p1, against build/src/qemu) to the
 #                       snapshot first: a fix tried under the fuzzer before
 #                       it goes into the series
-#   FUZZ_REPRODUCE=FILE run one input (a crash) with the qtest trace on
-#                       stderr instead of fuzzing
+#   FUZZ_REPRODUCE=FILE run one input (a crash) instead of fuzzing; its
+#                       qtest trace goes to FILE.trace
 . "$(dirname "$0")/lib.sh"
 
 seconds=${FUZZ_SECONDS:-600}
@@ -128,9 +128,18 @@ export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
 if [ -n "${FUZZ_REPRODUCE:-}" ]; then
 	[ -f "$FUZZ_REPRODUCE" ] || die "FUZZ_REPRODUCE: no file '$FUZZ_REPRODUCE'"
 	f=$(cd "$(dirname "$FUZZ_REPRODUCE")" && pwd)/$(basename "$FUZZ_REPRODUCE")
-	stage "fuzz: running $FUZZ_REPRODUCE once, with its qtest trace (QTEST_LOG)"
+	stage "fuzz: running $FUZZ_REPRODUCE once (its qtest trace: $FUZZ_REPRODUCE.trace)"
 	cd "$fz"
-	exec env QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 "$bin" --fuzz-target=generic-fuzz -runs=1 "$f"
+	rc=0
+	# As the input of a corpus (-runs=0 DIR), where libFuzzer looks for
+	# leaks input by input; a file given alone is not checked for them.
+	rm -rf "$fz/reproduce"
+	mkdir -p "$fz/reproduce"
+	cp "$f" "$fz/reproduce/"
+	"$bin" --fuzz-target=generic-fuzz -runs=0 -artifact_prefix="$fz/reproduce/" "$fz/reproduce" || rc=$?
+	QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 ASAN_OPTIONS=detect_leaks=0 \
+		"$bin" --fuzz-target=generic-fuzz -runs=1 "$f" >"$f.trace" 2>&1 || true
+	exit $rc
 fi
 
 corpus=$TOP/fuzz/corpus
