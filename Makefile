@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: help run check bench vm-test vm-test-3d vm-exec tree export series-status \
+.PHONY: help run check bench soak fuzz vm-test vm-test-3d vm-exec tree export series-status \
 	kernel kernel-release qemu guest harness-test clean distclean
 
 help:
@@ -26,6 +26,16 @@ bench:
 vm-test:
 	@$(S)/deps.sh fetch kernel qemu guest
 	@$(S)/vm-test.sh
+
+# The fault sweeps and a seeded soak in the debug guest (SOAK_SECONDS, default 600).
+soak:
+	@$(S)/deps.sh fetch kernel qemu guest
+	@$(S)/soak.sh
+
+# QEMU's generic-fuzz on the virtio-gpu blob device (libFuzzer, ASan, UBSan)
+# for FUZZ_SECONDS (600); build/results/fuzz/summary.json.
+fuzz:
+	@$(S)/fuzz.sh
 
 # The 3D suite on QEMU with virglrenderer (our series and the stock QEMU).
 vm-test-3d:

@@ -166,6 +166,21 @@ else
 	fail "guest: forced bounce buffering: the driver reports no userptr support" "$(tail -n 5 <<<"$out")"
 fi
 
+# 7c. The reliability campaign's guest side: the fail-nth sweeps of
+# guest/userptr-faults.c and a short seeded soak (guest/userptr-soak.c);
+# 'make soak' runs the soak for 10 minutes.
+soak_s=${USERPTR_CHECK_SOAK_S:-60}
+stage "check: fault sweeps and a ${soak_s} s soak in the VM (debug kernel)"
+SOAK_SECONDS=$soak_s "$TOP/scripts/soak.sh" && vrc=0 || vrc=$?
+if [ -f "$RESULTS/soak/counts" ] && [ $vrc -ne 125 ]; then
+	read -r p f s <"$RESULTS/soak/counts"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" -eq 0 ] || failures+=("soak: $f case(s), see build/results/soak/")
+	[ "$f" -ne 0 ] || [ $vrc -eq 0 ] || fail "soak: exit $vrc without a failed case (a leak in its summary?)"
+else
+	fail "soak: the fault sweeps and the soak did not run (exit $vrc)"
+fi
+
 # 8. The 3D suite (virglrenderer), on our series' QEMU and on the stock one.
 stage "check: 3D suite in the VM (virgl host: series and stock QEMU)"
 wait "$host3d_pid" || info "making the 3D host in the background failed (build/logs/check-host3d.log); vm-test-3d tries again"

@@ -128,4 +128,13 @@ expect "tap-summary: nested kselftest-runner results are counted, a runner failu
 	'kselftest +2 passed, 2 failed, 1 skipped' \
 	python3 "$TOP/scripts/tap-summary.py" "$tmp/tap/nested.log" "$tmp/tap"
 
+# A KUnit suite that is absent from the kernel log fails; its failed row
+# is a failed case.
+printf 'KTAP version 1\n1..1\n' >"$tmp/tap/no-kunit.log"
+expect "kunit-tap: a suite that did not run is a failure" 0 'not ok 1 - KUnit suite virtio_gpu_userptr did not run' \
+	python3 "$TOP/scripts/kunit-tap.py" "$tmp/tap/no-kunit.log" virtio_gpu_userptr
+printf '    KTAP version 1\n    # Subtest: virtio_gpu_userptr\n    1..2\n        # Subtest: rows\n        ok 1 a\n        not ok 2 b\n    # rows: pass:1 fail:1\n    not ok 1 rows\n    ok 2 single\nnot ok 1 virtio_gpu_userptr\n' >"$tmp/tap/kunit.log"
+expect "kunit-tap: the leaves of a suite are its cases, a failed row fails" 0 '^not ok 2 - b$' \
+	python3 "$TOP/scripts/kunit-tap.py" "$tmp/tap/kunit.log" virtio_gpu_userptr
+
 exit $rc

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The guest suite: boot the debug kernel on the patched QEMU and run every
 # guest test program in one boot: the smoke test, the series' kselftests
-# (under the kselftest runner, run_kselftest.sh),
+# (under the kselftest runner, run_kselftest.sh), the series' KUnit suite
+# (run by the debug kernel at boot, read from its log),
 # and the tests that ask the device what it sees (guest/userptr-host.c). TAP per program and the guest kernel log go to
 # build/results/vm-test/; any kernel splat fails the run.
 #
@@ -47,8 +48,14 @@ rc=0
 res=$RESULTS/vm-test
 stage "vm-test results (TAP and kernel log in ${res#"$TOP"/}/)"
 trc=0
+# The series' KUnit suite ran at boot (debug.config): its KTAP in the
+# kernel log becomes one more section; a suite that did not run fails.
+{
+	cat "$res/output.log"
+	python3 "$TOP/scripts/kunit-tap.py" "$res/kernel.log" virtio_gpu_userptr
+} >"$res/all.log"
 # The TAP cases and boot.sh's verdict (a kernel splat is one failure more).
-python3 "$TOP/scripts/tap-summary.py" --verdict "$res/verdict" "$res/output.log" "$res" || trc=$?
+python3 "$TOP/scripts/tap-summary.py" --verdict "$res/verdict" "$res/all.log" "$res" || trc=$?
 [ $rc -ne 125 ] || exit 125
 [ $trc -eq 0 ] || { echo "vm-test: FAILED"; exit 1; }
 echo "vm-test: all cases passed, guest kernel log clean"
