@@ -2,9 +2,10 @@
 # The guest suite: boot the debug kernel on the patched QEMU and run every
 # guest test program in one boot: the smoke test, the series' kselftests
 # (under the kselftest runner, run_kselftest.sh), the series' KUnit suite
-# (run by the debug kernel at boot, read from its log),
-# and the tests that ask the device what it sees (guest/userptr-host.c). TAP per program and the guest kernel log go to
-# build/results/vm-test/; any kernel splat fails the run.
+# (run by the debug kernel at boot, read from its log), the tests that ask
+# the device what it sees (guest/userptr-host.c) and the demo. TAP per
+# program and the guest kernel log go to build/results/vm-test/; any kernel
+# splat fails the run.
 #
 # Usage: vm-test.sh       Exit 0 when every case passed and the log is clean.
 . "$(dirname "$0")/lib.sh"
