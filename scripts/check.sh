@@ -169,7 +169,7 @@ fi
 # 7c. The reliability campaign's guest side: the fail-nth sweeps of
 # guest/userptr-faults.c and a short seeded soak (guest/userptr-soak.c);
 # 'make soak' runs the soak for 10 minutes.
-soak_s=${USERPTR_CHECK_SOAK_S:-60}
+soak_s=${USERPTR_CHECK_SOAK_S:-30}
 stage "check: fault sweeps and a ${soak_s} s soak in the VM (debug kernel)"
 SOAK_SECONDS=$soak_s "$TOP/scripts/soak.sh" && vrc=0 || vrc=$?
 if [ -f "$RESULTS/soak/counts" ] && [ $vrc -ne 125 ]; then
