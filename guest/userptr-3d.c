@@ -123,29 +123,13 @@ static int userptr(void *addr, size_t size, uint32_t blob_mem, uint32_t flags,
 		   uint64_t blob_id, const uint32_t *cmd, uint32_t cmd_size,
 		   uint32_t *bo, uint32_t *res)
 {
-	struct drm_virtgpu_resource_create_blob rc = {
-		.blob_mem = blob_mem,
-		.blob_flags = VIRTGPU_BLOB_FLAG_USE_USERPTR | flags,
-		.size = size,
-		.userptr = (uintptr_t)addr,
-		.blob_id = blob_id,
-		.cmd = (uintptr_t)cmd,
-		.cmd_size = cmd_size,
-	};
-
-	if (ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
-		return -errno;
-	*bo = rc.bo_handle;
-	if (res)
-		*res = rc.res_handle;
-	return 0;
+	return virtgpu_userptr_cmd(fd, blob_mem, flags, addr, size, blob_id, cmd,
+				   cmd_size, bo, res);
 }
 
 static int gem_close(uint32_t bo)
 {
-	struct drm_gem_close gc = { .handle = bo };
-
-	return ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc) ? -errno : 0;
+	return virtgpu_gem_close(fd, bo);
 }
 
 /*

@@ -244,25 +244,16 @@ static double unpins(long n)
 
 static uint32_t userptr_create(int fd, void *p, size_t len, uint32_t *res)
 {
-	struct drm_virtgpu_resource_create_blob rc = {
-		.blob_mem = VIRTGPU_BLOB_MEM_GUEST,
-		.blob_flags = VIRTGPU_BLOB_FLAG_USE_USERPTR,
-		.size = len,
-		.userptr = (uintptr_t)p,
-	};
+	uint32_t bo;
 
-	if (ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
+	if (virtgpu_userptr(fd, VIRTGPU_BLOB_MEM_GUEST, 0, p, len, &bo, res))
 		die("userptr create of %zu bytes", len);
-	if (res)
-		*res = rc.res_handle;
-	return rc.bo_handle;
+	return bo;
 }
 
 static void gem_close(int fd, uint32_t handle)
 {
-	struct drm_gem_close gc = { .handle = handle };
-
-	if (ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc))
+	if (virtgpu_gem_close(fd, handle))
 		die("gem close");
 }
 

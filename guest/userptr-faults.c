@@ -205,29 +205,7 @@ static bool nth_hit(int fd)
 static int create(int fd, uint32_t mem, uint32_t flags, const void *p,
 		  size_t len, uint32_t *h, uint32_t *res)
 {
-	struct drm_virtgpu_resource_create_blob rc = {
-		.blob_mem = mem,
-		.blob_flags = VIRTGPU_BLOB_FLAG_USE_USERPTR | flags,
-		.size = len,
-		.userptr = (uintptr_t)p,
-	};
-
-	*h = 0;
-	if (res)
-		*res = 0;
-	if (ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
-		return -errno;
-	*h = rc.bo_handle;
-	if (res)
-		*res = rc.res_handle;
-	return 0;
-}
-
-static int gem_close(int fd, uint32_t h)
-{
-	struct drm_gem_close gc = { .handle = h };
-
-	return ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc) ? -errno : 0;
+	return virtgpu_userptr(fd, mem, flags, p, len, h, res);
 }
 
 /* 0 for a live object, -EFAULT for a revoked one. */
@@ -416,7 +394,7 @@ static void check_clean(const char *what, unsigned int n)
 		return;
 	}
 	check_device(what, res, g.probe, PAGE);
-	gem_close(g.fd, h);
+	virtgpu_gem_close(g.fd, h);
 	if (wait_pins_for(g.pins, 10) != g.pins)
 		failure(true, "%s: the fresh userptr's pin stays after close", what);
 }
@@ -543,7 +521,7 @@ static void sweep_create(const char *name, uint32_t mem, uint32_t flags, char *p
 			if (g.plant && !strcmp(g.plant, "handle") && !g.planted) {
 				g.planted = 1;
 			} else {
-				ret = gem_close(g.fd, h);
+				ret = virtgpu_gem_close(g.fd, h);
 				if (ret)
 					failure(false, "%s: closing the handle fails: %s", name, strerror(-ret));
 			}
@@ -590,7 +568,7 @@ static void sweep_create_fresh(const char *name)
 			if (!r[0])
 				r[0] = info(g.fd, h) == 0 ? 0 : -EBADE;
 			if (!r[0])
-				gem_close(g.fd, h);
+				virtgpu_gem_close(g.fd, h);
 			if (write(out[1], r, sizeof(r)) != sizeof(r))
 				_exit(3);
 			_exit(0);
@@ -662,18 +640,18 @@ static void sweep_create_unpriv(const char *name)
 				       now() < end)
 					usleep(5000);
 				if (!r[0])
-					gem_close(g.fd, h);
+					virtgpu_gem_close(g.fd, h);
 				/* One page more than the limit is refused. */
 				if (!r[0] && (r[1] = create(g.fd, VIRTGPU_BLOB_MEM_GUEST, 0, p,
 							    (UNPRIV_PAGES + 1) * PAGE, &h, NULL)) == 0)
-					gem_close(g.fd, h);
+					virtgpu_gem_close(g.fd, h);
 			} else {
 				nth_arm(nth, cmd);
 				r[0] = create(g.fd, VIRTGPU_BLOB_MEM_GUEST, 0, p + PAGE,
 					      UNPRIV_PAGES * PAGE, &h, NULL);
 				r[1] = nth_hit(nth);
 				if (!r[0])
-					gem_close(g.fd, h);
+					virtgpu_gem_close(g.fd, h);
 			}
 			if (write(from[1], r, sizeof(r)) != sizeof(r))
 				_exit(3);
@@ -833,7 +811,7 @@ static void sweep_create_space(const char *name, char *p, size_t len)
 			if (info(g.fd, h))
 				failure(false, "%s: step %u: the new handle does not work", name, n);
 			check_device(name, res, p, len);
-			gem_close(g.fd, h);
+			virtgpu_gem_close(g.fd, h);
 		}
 		check_clean(name, n);
 		/*
@@ -913,13 +891,13 @@ static void sweep_close(const char *name, enum close_kind kind)
 		if (kind == CLOSE_FILE)
 			ret = close(fd) ? -errno : 0;
 		else
-			ret = gem_close(fd, h[0]);
+			ret = virtgpu_gem_close(fd, h[0]);
 		hit = nth_hit(g.nth);
 		tally_step(&t, ret, hit);
 		judge(name, n, ret, hit);
 		if (ret && kind != CLOSE_FILE) {
 			/* Refused: the handle is still there and closes now. */
-			ret = gem_close(fd, h[0]);
+			ret = virtgpu_gem_close(fd, h[0]);
 			if (ret)
 				failure(false, "%s: the handle does not close after a refused close: %s",
 					name, strerror(-ret));
@@ -1020,7 +998,7 @@ static void sweep_revoke(const char *name, enum revoke_kind kind)
 				failure(false, "%s: point %u: the handle reports %s, neither live nor EFAULT",
 					name, n, strerror(-r));
 		}
-		ret = gem_close(g.fd, h);
+		ret = virtgpu_gem_close(g.fd, h);
 		if (ret)
 			failure(false, "%s: closing the handle fails: %s", name, strerror(-ret));
 		munmap(raw, maplen);

@@ -35,7 +35,6 @@
 #define PAGE 4096UL
 #define MIB (1UL << 20)
 
-
 static void fill(void *p, size_t len, uint64_t seed)
 {
 	uint64_t *w = p, x = seed | 1;
@@ -52,27 +51,7 @@ static void fill(void *p, size_t len, uint64_t seed)
 static int create_userptr(int fd, void *p, size_t len, uint32_t flags,
 			  uint32_t *handle, uint32_t *res)
 {
-	struct drm_virtgpu_resource_create_blob rc = {
-		.blob_mem = VIRTGPU_BLOB_MEM_GUEST,
-		.blob_flags = VIRTGPU_BLOB_FLAG_USE_USERPTR | flags,
-		.size = len,
-		.userptr = (uintptr_t)p,
-	};
-
-	*handle = 0;
-	*res = 0;
-	if (ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
-		return -errno;
-	*handle = rc.bo_handle;
-	*res = rc.res_handle;
-	return 0;
-}
-
-static int gem_close(int fd, uint32_t handle)
-{
-	struct drm_gem_close gc = { .handle = handle };
-
-	return ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc) ? -errno : 0;
+	return virtgpu_userptr(fd, VIRTGPU_BLOB_MEM_GUEST, flags, p, len, handle, res);
 }
 
 /* Wait until the device no longer has resource @res. */
@@ -259,7 +238,7 @@ TEST_F_TIMEOUT(layout, device_reads_what_the_process_wrote, 600)
 	p[len / 2] ^= 0x5a;
 	ASSERT_EQ(0, device_view(self->h.chan, res, &v));
 	ASSERT_EQ(fnv(p, len), v.checksum);
-	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 	ASSERT_TRUE(wait_gone(self->h.chan, res));
 }
 
@@ -283,7 +262,7 @@ TEST_F_TIMEOUT(layout, device_write_shows_up_in_the_process, 600)
 		if (w[i] != seed + i * PATTERN_STEP)
 			break;
 	ASSERT_EQ(len / 8, i) TH_LOG("word %zu differs", i);
-	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 }
 
 /* Unmapping revokes: the device no longer has the resource. */
@@ -299,7 +278,7 @@ TEST_F(device, revoked_resource_is_gone_from_the_device)
 	ASSERT_TRUE(v.exists);
 	ASSERT_EQ(0, munmap(p, 16 * PAGE));
 	ASSERT_TRUE(wait_gone(self->h.chan, res));
-	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 }
 
 /*
@@ -320,7 +299,7 @@ TEST_F(device, madv_dontneed_takes_the_resource_from_the_device)
 	ASSERT_EQ(fnv(p, 16 * PAGE), v.checksum);
 	ASSERT_EQ(0, madvise(p + 5 * PAGE, PAGE, MADV_DONTNEED));
 	ASSERT_TRUE(wait_gone(self->h.chan, res));
-	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 	munmap(p, 16 * PAGE);
 }
 
@@ -346,7 +325,7 @@ TEST_F(device, read_only_userptr_is_not_written_by_the_device)
 	ASSERT_EQ(sum, v.checksum);
 	ASSERT_EQ(1, device_write(self->h.chan, res, 99));
 	ASSERT_EQ(sum, fnv(p, 16 * PAGE));
-	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 }
 
 /* --- a host that stops answering (the control queue stalled) ------------ */
@@ -462,7 +441,7 @@ TEST_F(device, host_refusal_is_eio_and_pins_nothing)
 
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, 8 * PAGE, 0, &h, &res));
 	ASSERT_EQ(0, inject_error(self->h.chan, VIRTIO_GPU_CMD_RESOURCE_UNREF));
-	ASSERT_EQ(0, gem_close(self->h.fd, h));
+	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 	ASSERT_EQ(before, wait_pins(before));
 	munmap(p, 8 * PAGE);
 }
@@ -553,7 +532,7 @@ TEST_F_TIMEOUT(device, unbind_on_a_stalled_host_releases_everything, 300)
 	ASSERT_LE(0, fd);
 	q = map_layout(ANON, 8 * PAGE, &(size_t){ 0 });
 	ASSERT_EQ(0, create_userptr(fd, q, 8 * PAGE, 0, &h, &res));
-	ASSERT_EQ(0, gem_close(fd, h));
+	ASSERT_EQ(0, virtgpu_gem_close(fd, h));
 	close(fd);
 	munmap(q, 8 * PAGE);
 	close(pipefd[0]);

@@ -187,26 +187,7 @@ static int open_node(int cloexec)
 static int create(int fd, uint32_t flags, const void *p, size_t len,
 		  uint32_t *h, uint32_t *res)
 {
-	struct drm_virtgpu_resource_create_blob rc = {
-		.blob_mem = VIRTGPU_BLOB_MEM_GUEST,
-		.blob_flags = VIRTGPU_BLOB_FLAG_USE_USERPTR | flags,
-		.size = len,
-		.userptr = (uintptr_t)p,
-	};
-
-	if (ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc))
-		return -errno;
-	*h = rc.bo_handle;
-	if (res)
-		*res = rc.res_handle;
-	return 0;
-}
-
-static int gem_close(int fd, uint32_t h)
-{
-	struct drm_gem_close gc = { .handle = h };
-
-	return ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc) ? -errno : 0;
+	return virtgpu_userptr(fd, VIRTGPU_BLOB_MEM_GUEST, flags, p, len, h, res);
 }
 
 static int info(int fd, uint32_t h)
@@ -383,7 +364,7 @@ static void subrange(struct world *w, int ai, size_t max_pages, size_t *off, siz
 static void do_close(struct world *w, int si)
 {
 	struct slot *s = &w->s[si];
-	int ret = gem_close(w->fd, s->h);
+	int ret = virtgpu_gem_close(w->fd, s->h);
 
 	atomic_fetch_add(&g.checks, 1);
 	if (ret)
@@ -784,7 +765,7 @@ static void unpriv_main(int fd, uint64_t seed, int out)
 	while (now() < g.deadline) {
 		i = below(&rng, 32);
 		if (s[i].used) {
-			ret = gem_close(fd, s[i].h);
+			ret = virtgpu_gem_close(fd, s[i].h);
 			rep.checks++;
 			if (ret)
 				UVIOL("GEM_CLOSE fails: %s", strerror(-ret));
@@ -814,7 +795,7 @@ static void unpriv_main(int fd, uint64_t seed, int out)
 		}
 	}
 	for (i = 0; i < 32; i++)
-		if (s[i].used && !gem_close(fd, s[i].h))
+		if (s[i].used && !virtgpu_gem_close(fd, s[i].h))
 			rep.closes++;
 	/* No charge left behind: exactly the limit registers again. */
 	end = now() + 15;
@@ -825,7 +806,7 @@ static void unpriv_main(int fd, uint64_t seed, int out)
 		UVIOL("after closing everything, a registration of exactly RLIMIT_MEMLOCK fails: %s (a leaked charge)",
 		      strerror(-ret));
 	else
-		gem_close(fd, s[0].h);
+		virtgpu_gem_close(fd, s[0].h);
 #undef UVIOL
 	if (write(out, &rep, sizeof(rep)) != sizeof(rep))
 		_exit(3);
@@ -977,7 +958,7 @@ int main(int argc, char **argv)
 			w.s[0].used = true;
 			w.s[0].len = 16 * PAGE;
 			check_device(&w, 0);
-			gem_close(fd, w.s[0].h);
+			virtgpu_gem_close(fd, w.s[0].h);
 		}
 	}
 	printf("%sok 2 at the end: pins, VmPin, debugfs back to baseline; the device answers\n",

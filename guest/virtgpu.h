@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * virtgpu.h: what the guest programs share: finding the virtio-gpu render
- * node, and counting the pages pinned in the whole guest.
+ * node, creating a userptr blob and closing a GEM handle, and counting the
+ * pages pinned in the whole guest.
  */
 #ifndef USERPTR_VIRTGPU_H
 #define USERPTR_VIRTGPU_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include <drm/drm.h>
+#include <drm/virtgpu_drm.h>
 
 /* The render node whose driver is virtio_gpu, opened, or -1; @path gets its name. */
 static inline int virtgpu_open(char *path, size_t len)
@@ -34,6 +38,54 @@ static inline int virtgpu_open(char *path, size_t len)
 		close(fd);
 	}
 	return -1;
+}
+
+/*
+ * Create a userptr blob of @len bytes at @p (VIRTGPU_BLOB_FLAG_USE_USERPTR
+ * plus @flags), in context terms @blob_id and the optional command @cmd of
+ * @cmd_size bytes. Returns 0 or -errno; the GEM handle in *@bo and the
+ * resource in *@res (either may be NULL), both 0 on failure.
+ */
+static inline int virtgpu_userptr_cmd(int fd, uint32_t blob_mem, uint32_t flags,
+				      const void *p, size_t len, uint64_t blob_id,
+				      const void *cmd, uint32_t cmd_size,
+				      uint32_t *bo, uint32_t *res)
+{
+	struct drm_virtgpu_resource_create_blob rc = {
+		.blob_mem = blob_mem,
+		.blob_flags = VIRTGPU_BLOB_FLAG_USE_USERPTR | flags,
+		.size = len,
+		.userptr = (uintptr_t)p,
+		.blob_id = blob_id,
+		.cmd = (uintptr_t)cmd,
+		.cmd_size = cmd_size,
+	};
+	int ret = 0;
+
+	if (ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &rc)) {
+		ret = -errno;
+		rc.bo_handle = rc.res_handle = 0;
+	}
+	if (bo)
+		*bo = rc.bo_handle;
+	if (res)
+		*res = rc.res_handle;
+	return ret;
+}
+
+/* The same without a context command: the common case. */
+static inline int virtgpu_userptr(int fd, uint32_t blob_mem, uint32_t flags,
+				  const void *p, size_t len, uint32_t *bo, uint32_t *res)
+{
+	return virtgpu_userptr_cmd(fd, blob_mem, flags, p, len, 0, NULL, 0, bo, res);
+}
+
+/* Close a GEM handle: 0 or -errno. */
+static inline int virtgpu_gem_close(int fd, uint32_t bo)
+{
+	struct drm_gem_close gc = { .handle = bo };
+
+	return ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc) ? -errno : 0;
 }
 
 static inline long virtgpu_vmstat(const char *key)
