@@ -20,15 +20,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHANNEL_NAME "org.virtio-gpu-userptr.host"
+#define HOSTCHAN_NAME "org.virtio-gpu-userptr.host"
 /* The device's checksum: FNV-1a over little-endian 64-bit words. */
-#define FNV_BASIS 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-/* x-virtio-gpu-resource-write: word i becomes seed + i * PATTERN_STEP. */
-#define PATTERN_STEP 0x9e3779b97f4a7c15ULL
+#define HOSTCHAN_FNV_BASIS 0xcbf29ce484222325ULL
+#define HOSTCHAN_FNV_PRIME 0x100000001b3ULL
+/* x-virtio-gpu-resource-write: word i becomes seed + i * HOSTCHAN_PATTERN_STEP. */
+#define HOSTCHAN_PATTERN_STEP 0x9e3779b97f4a7c15ULL
 
 /* The host channel's device node, opened, or -1. */
-static inline int open_channel(void)
+static inline int hostchan_open(void)
 {
 	char path[300], name[64];
 	struct dirent *e;
@@ -42,7 +42,7 @@ static inline int open_channel(void)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (fgets(name, sizeof(name), f) && !strncmp(name, CHANNEL_NAME, strlen(CHANNEL_NAME))) {
+		if (fgets(name, sizeof(name), f) && !strncmp(name, HOSTCHAN_NAME, strlen(HOSTCHAN_NAME))) {
 			snprintf(path, sizeof(path), "/dev/%s", e->d_name);
 			fd = open(path, O_RDWR | O_CLOEXEC);
 		}
@@ -54,7 +54,7 @@ static inline int open_channel(void)
 }
 
 /* Send one QMP command line, read one answer line into @out. */
-static inline int ask(int chan, char *out, size_t len, const char *fmt, ...)
+static inline int hostchan_ask(int chan, char *out, size_t len, const char *fmt, ...)
 {
 	char cmd[512];
 	size_t got = 0;
@@ -80,7 +80,7 @@ static inline int ask(int chan, char *out, size_t len, const char *fmt, ...)
 	return 0;
 }
 
-struct device_view {
+struct hostchan_view {
 	bool exists;
 	bool read_only;
 	uint64_t size;
@@ -99,13 +99,13 @@ static inline uint64_t field(const char *json, const char *key)
 	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
 }
 
-static inline int device_view(int chan, uint32_t res, struct device_view *v)
+static inline int hostchan_view(int chan, uint32_t res, struct hostchan_view *v)
 {
 	char line[1024];
 	int ret;
 
 	memset(v, 0, sizeof(*v));
-	ret = ask(chan, line, sizeof(line),
+	ret = hostchan_ask(chan, line, sizeof(line),
 		  "{\"execute\": \"x-virtio-gpu-resource-info\", \"arguments\": {\"resource-id\": %u}}",
 		  res);
 	if (ret)
@@ -123,10 +123,10 @@ static inline int device_view(int chan, uint32_t res, struct device_view *v)
 }
 
 /* 0 when the device wrote the pattern, 1 when it refused, <0 on error. */
-static inline int device_write(int chan, uint32_t res, uint64_t seed)
+static inline int hostchan_write(int chan, uint32_t res, uint64_t seed)
 {
 	char line[1024];
-	int ret = ask(chan, line, sizeof(line),
+	int ret = hostchan_ask(chan, line, sizeof(line),
 		      "{\"execute\": \"x-virtio-gpu-resource-write\", \"arguments\": {\"resource-id\": %u, \"seed\": %" PRIu64 "}}",
 		      res, seed);
 
@@ -138,11 +138,11 @@ static inline int device_write(int chan, uint32_t res, uint64_t seed)
 static inline uint64_t fnv(const void *p, size_t len)
 {
 	const uint64_t *w = p;
-	uint64_t h = FNV_BASIS;
+	uint64_t h = HOSTCHAN_FNV_BASIS;
 	size_t i;
 
 	for (i = 0; i < len / 8; i++)
-		h = (h ^ w[i]) * FNV_PRIME;
+		h = (h ^ w[i]) * HOSTCHAN_FNV_PRIME;
 	return h;
 }
 
@@ -154,7 +154,7 @@ static inline uint64_t fnv(const void *p, size_t len)
 static inline int hostchan_ctrlq_stall(int chan, int stall)
 {
 	char line[1024];
-	int ret = ask(chan, line, sizeof(line),
+	int ret = hostchan_ask(chan, line, sizeof(line),
 		      "{\"execute\": \"x-virtio-gpu-ctrlq-stall\", \"arguments\": {\"stall\": %s}}",
 		      stall ? "true" : "false");
 

@@ -94,7 +94,7 @@ int main(void)
 	struct drm_virtgpu_resource_create_blob rc = { 0 };
 	struct drm_virtgpu_resource_info ri = { 0 };
 	struct drm_gem_close gc = { 0 };
-	struct device_view view;
+	struct hostchan_view view;
 	char node[64] = "";
 	int fd, chan, supported = 0, i;
 	struct drm_virtgpu_getparam gp = {
@@ -117,7 +117,7 @@ int main(void)
 		return fail("the driver or device offers no userptr blobs");
 	say("The driver offers userptrs%s.",
 	    supported & VIRTGPU_BLOB_FLAG_USERPTR_RDONLY ? ", read-write and read-only" : "");
-	chan = open_channel();
+	chan = hostchan_open();
 	if (chan < 0)
 		return fail("no host channel: run the demo in the harness's VM (make run)");
 
@@ -147,7 +147,7 @@ int main(void)
 		return fail("the driver did not pin every page");
 
 	step("Ask the device what it reads from the resource, through its own mapping.");
-	if (device_view(chan, rc.res_handle, &view) || !view.exists)
+	if (hostchan_view(chan, rc.res_handle, &view) || !view.exists)
 		return fail(view.error[0] ? view.error : "no answer from the host channel");
 	say("The device maps %" PRIu64 " bytes in %u memory entries; its checksum: %016" PRIx64 ".",
 	    view.size, view.nr_entries, view.checksum);
@@ -156,10 +156,10 @@ int main(void)
 	say("Same bytes as the process wrote: the device uses the process's own pages.");
 
 	step("Let the device write into the resource, as a GPU kernel would.");
-	if (device_write(chan, rc.res_handle, 42))
+	if (hostchan_write(chan, rc.res_handle, 42))
 		return fail("the device could not write the resource");
 	for (i = 0; i < (int)(BUF_SIZE / 8); i++)
-		if (words[i] != 42 + (uint64_t)i * PATTERN_STEP)
+		if (words[i] != 42 + (uint64_t)i * HOSTCHAN_PATTERN_STEP)
 			break;
 	say("The process reads the device's data in its buffer: word 0 = %016" PRIx64
 	    ", word 1 = %016" PRIx64 ", with no copy and no ioctl.", words[0], words[1]);
@@ -174,7 +174,7 @@ int main(void)
 		return fail("the registration outlived the memory");
 	say("The driver noticed: the handle now answers EFAULT (revoked).");
 	for (i = 0; i < 1000; i++) {
-		if (device_view(chan, rc.res_handle, &view) || !view.exists)
+		if (hostchan_view(chan, rc.res_handle, &view) || !view.exists)
 			break;
 		usleep(10000);
 	}

@@ -306,7 +306,7 @@ static void fill(void *p, size_t len, uint64_t seed)
 /* The device reads @len bytes at @p for resource @res (when it can be asked). */
 static void check_device(const char *what, uint32_t res, const void *p, size_t len)
 {
-	struct device_view v;
+	struct hostchan_view v;
 	uint64_t want;
 
 	if (g.chan < 0)
@@ -315,7 +315,7 @@ static void check_device(const char *what, uint32_t res, const void *p, size_t l
 	if (g.plant && !strcmp(g.plant, "device"))
 		want ^= 1;
 	g.checks++;
-	if (device_view(g.chan, res, &v)) {
+	if (hostchan_view(g.chan, res, &v)) {
 		failure(false, "%s: the host channel does not answer", what);
 		return;
 	}
@@ -329,13 +329,13 @@ static void check_device(const char *what, uint32_t res, const void *p, size_t l
 /* Wait until the device no longer has @res (revoked or freed). */
 static bool device_gone(uint32_t res)
 {
-	struct device_view v;
+	struct hostchan_view v;
 	int i;
 
 	if (g.chan < 0)
 		return true;
 	for (i = 0; i < 1000; i++) {
-		if (device_view(g.chan, res, &v))
+		if (hostchan_view(g.chan, res, &v))
 			return false;
 		if (!v.exists)
 			return true;
@@ -1178,11 +1178,11 @@ int main(int argc, char **argv)
 		printf("Bail out! %s\n", why);
 		return 1;
 	}
-	g.chan = open_channel();
+	g.chan = hostchan_open();
 	printf("# %s; userptr flags %#" PRIx64 "; 3D %s; host channel %s\n", node, g.supported,
 	       g.has_3d ? "yes" : "no", g.chan >= 0 ? "yes" : "no (device checks SKIP)");
 	if (g.chan < 0)
-		printf("# SKIP device view checks: no host channel " CHANNEL_NAME "\n");
+		printf("# SKIP device view checks: no host channel " HOSTCHAN_NAME "\n");
 	printf("# caps (to stay within a few minutes of TCG time): sizes 1 page, 16 pages, 4 MiB scattered, 64 MiB THP; "
 	       "at most %u fault points per operation; revocation and close on 16 pages (2 MiB for the THP split)%s%s\n",
 	       g.max_points, g.only ? "; only cases matching " : "", g.only ? g.only : "");

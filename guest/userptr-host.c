@@ -57,11 +57,11 @@ static int create_userptr(int fd, void *p, size_t len, uint32_t flags,
 /* Wait until the device no longer has resource @res. */
 static bool wait_gone(int chan, uint32_t res)
 {
-	struct device_view v;
+	struct hostchan_view v;
 	int i;
 
 	for (i = 0; i < 1000; i++) {
-		if (device_view(chan, res, &v) || !v.exists)
+		if (hostchan_view(chan, res, &v) || !v.exists)
 			return !v.exists;
 		usleep(10000);
 	}
@@ -147,9 +147,9 @@ static const char *ctx_setup(struct ctx *h)
 	    !(v & VIRTGPU_BLOB_FLAG_USE_USERPTR))
 		return "the driver or device offers no userptr blobs";
 	h->supported = v;
-	h->chan = open_channel();
+	h->chan = hostchan_open();
 	if (h->chan < 0)
-		return "no host channel " CHANNEL_NAME " (the harness's QEMU provides it)";
+		return "no host channel " HOSTCHAN_NAME " (the harness's QEMU provides it)";
 	return NULL;
 }
 
@@ -217,7 +217,7 @@ TEST_F_TIMEOUT(layout, device_reads_what_the_process_wrote, 600)
 {
 	size_t len = variant->len, maplen;
 	char *p = map_layout(variant->layout, len, &maplen);
-	struct device_view v;
+	struct hostchan_view v;
 	uint32_t h, res;
 
 	if (!p && variant->layout == HUGETLB)
@@ -225,7 +225,7 @@ TEST_F_TIMEOUT(layout, device_reads_what_the_process_wrote, 600)
 	ASSERT_NE(NULL, p);
 	fill(p, len, len);
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, len, 0, &h, &res));
-	ASSERT_EQ(0, device_view(self->h.chan, res, &v));
+	ASSERT_EQ(0, hostchan_view(self->h.chan, res, &v));
 	ASSERT_TRUE(v.exists) TH_LOG("%s", v.error);
 	ASSERT_EQ(len, v.size);
 	ASSERT_FALSE(v.read_only);
@@ -236,7 +236,7 @@ TEST_F_TIMEOUT(layout, device_reads_what_the_process_wrote, 600)
 
 	/* Zero copy: a later CPU write is what the device reads next. */
 	p[len / 2] ^= 0x5a;
-	ASSERT_EQ(0, device_view(self->h.chan, res, &v));
+	ASSERT_EQ(0, hostchan_view(self->h.chan, res, &v));
 	ASSERT_EQ(fnv(p, len), v.checksum);
 	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 	ASSERT_TRUE(wait_gone(self->h.chan, res));
@@ -256,10 +256,10 @@ TEST_F_TIMEOUT(layout, device_write_shows_up_in_the_process, 600)
 	ASSERT_NE(NULL, p);
 	memset(p, 0, len);
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, len, 0, &h, &res));
-	ASSERT_EQ(0, device_write(self->h.chan, res, seed));
+	ASSERT_EQ(0, hostchan_write(self->h.chan, res, seed));
 	w = (uint64_t *)p;
 	for (i = 0; i < len / 8; i++)
-		if (w[i] != seed + i * PATTERN_STEP)
+		if (w[i] != seed + i * HOSTCHAN_PATTERN_STEP)
 			break;
 	ASSERT_EQ(len / 8, i) TH_LOG("word %zu differs", i);
 	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
@@ -270,11 +270,11 @@ TEST_F(device, revoked_resource_is_gone_from_the_device)
 {
 	size_t maplen;
 	char *p = map_layout(ANON, 16 * PAGE, &maplen);
-	struct device_view v;
+	struct hostchan_view v;
 	uint32_t h, res;
 
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, 16 * PAGE, 0, &h, &res));
-	ASSERT_EQ(0, device_view(self->h.chan, res, &v));
+	ASSERT_EQ(0, hostchan_view(self->h.chan, res, &v));
 	ASSERT_TRUE(v.exists);
 	ASSERT_EQ(0, munmap(p, 16 * PAGE));
 	ASSERT_TRUE(wait_gone(self->h.chan, res));
@@ -289,12 +289,12 @@ TEST_F(device, madv_dontneed_takes_the_resource_from_the_device)
 {
 	size_t maplen;
 	char *p = map_layout(ANON, 16 * PAGE, &maplen);
-	struct device_view v;
+	struct hostchan_view v;
 	uint32_t h, res;
 
 	fill(p, 16 * PAGE, 3);
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, 16 * PAGE, 0, &h, &res));
-	ASSERT_EQ(0, device_view(self->h.chan, res, &v));
+	ASSERT_EQ(0, hostchan_view(self->h.chan, res, &v));
 	ASSERT_TRUE(v.exists);
 	ASSERT_EQ(fnv(p, 16 * PAGE), v.checksum);
 	ASSERT_EQ(0, madvise(p + 5 * PAGE, PAGE, MADV_DONTNEED));
@@ -308,7 +308,7 @@ TEST_F(device, read_only_userptr_is_not_written_by_the_device)
 {
 	size_t maplen;
 	char *p = map_layout(ANON, 16 * PAGE, &maplen);
-	struct device_view v;
+	struct hostchan_view v;
 	uint64_t sum;
 	uint32_t h, res;
 
@@ -319,11 +319,11 @@ TEST_F(device, read_only_userptr_is_not_written_by_the_device)
 	ASSERT_EQ(0, mprotect(p, 16 * PAGE, PROT_READ));
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, 16 * PAGE,
 				    VIRTGPU_BLOB_FLAG_USERPTR_RDONLY, &h, &res));
-	ASSERT_EQ(0, device_view(self->h.chan, res, &v));
+	ASSERT_EQ(0, hostchan_view(self->h.chan, res, &v));
 	ASSERT_TRUE(v.exists);
 	ASSERT_TRUE(v.read_only);
 	ASSERT_EQ(sum, v.checksum);
-	ASSERT_EQ(1, device_write(self->h.chan, res, 99));
+	ASSERT_EQ(1, hostchan_write(self->h.chan, res, 99));
 	ASSERT_EQ(sum, fnv(p, 16 * PAGE));
 	ASSERT_EQ(0, virtgpu_gem_close(self->h.fd, h));
 }
@@ -414,7 +414,7 @@ TEST_F_TIMEOUT(device, killed_creator_on_a_stalled_host_returns, 120)
 static int inject_error(int chan, unsigned int command)
 {
 	char line[1024];
-	int ret = ask(chan, line, sizeof(line),
+	int ret = hostchan_ask(chan, line, sizeof(line),
 		      "{\"execute\": \"x-virtio-gpu-inject-error\", \"arguments\": {\"command\": %u}}",
 		      command);
 
@@ -545,7 +545,7 @@ TEST_F(device, channel_refuses_other_commands)
 {
 	char line[512];
 
-	ASSERT_EQ(0, ask(self->h.chan, line, sizeof(line), "{\"execute\": \"quit\"}"));
+	ASSERT_EQ(0, hostchan_ask(self->h.chan, line, sizeof(line), "{\"execute\": \"quit\"}"));
 	ASSERT_NE(NULL, strstr(line, "\"error\""));
 }
 

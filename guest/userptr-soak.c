@@ -402,7 +402,7 @@ static void check_slot(struct world *w, int si, bool final)
 static void check_device(struct world *w, int si)
 {
 	struct slot *s = &w->s[si];
-	struct device_view v;
+	struct hostchan_view v;
 	uint64_t want;
 	int ret;
 
@@ -412,7 +412,7 @@ static void check_device(struct world *w, int si)
 	if (g.plant && !strcmp(g.plant, "device"))
 		want ^= 1;
 	pthread_mutex_lock(&g.chan_lock);
-	ret = device_view(g.chan, s->res, &v);
+	ret = hostchan_view(g.chan, s->res, &v);
 	pthread_mutex_unlock(&g.chan_lock);
 	atomic_fetch_add(&g.checks, 1);
 	atomic_fetch_add(&g.device_checks, 1);
@@ -876,9 +876,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g.supported = v;
-	g.chan = open_channel();
+	g.chan = hostchan_open();
 	if (g.chan < 0)
-		printf("# SKIP invariant 'the device reads the process's bytes': no host channel " CHANNEL_NAME "\n");
+		printf("# SKIP invariant 'the device reads the process's bytes': no host channel " HOSTCHAN_NAME "\n");
 
 	pins0 = wait_pins_for(virtgpu_pins(), 1);
 	vmpin0 = vmpin_kib();
