@@ -101,14 +101,6 @@ static struct {
 	int case_failed;
 } g;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void failure(bool leak, const char *fmt, ...)
 {
 	va_list ap;
@@ -208,37 +200,15 @@ static int create(int fd, uint32_t mem, uint32_t flags, const void *p,
 	return virtgpu_userptr(fd, mem, flags, p, len, h, res);
 }
 
-/* 0 for a live object, -EFAULT for a revoked one. */
-static int info(int fd, uint32_t h)
-{
-	struct drm_virtgpu_resource_info ri = { .bo_handle = h };
-
-	return ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_INFO, &ri) ? -errno : 0;
-}
-
 static int wait_revoked(int fd, uint32_t h)
 {
-	int ret = info(fd, h), i;
+	int ret = virtgpu_info(fd, h), i;
 
 	for (i = 0; i < 2000 && ret == 0; i++) {
 		usleep(5000);
-		ret = info(fd, h);
+		ret = virtgpu_info(fd, h);
 	}
 	return ret;
-}
-
-static long vmpin_kib(void)
-{
-	char line[128];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kib = atol(line + 6);
-	if (f)
-		fclose(f);
-	return kib;
 }
 
 /* Lines of the driver's debugfs userptr list owned by @pid (any pid: 0). */
@@ -276,31 +246,6 @@ static int debugfs_entries(pid_t pid, char *first, size_t len)
 	if (d)
 		closedir(d);
 	return found ? count : -1;
-}
-
-static long wait_pins_for(long want, double secs)
-{
-	double end = now() + secs;
-	long n = virtgpu_pins();
-
-	while (n != want && now() < end) {
-		usleep(2000);
-		n = virtgpu_pins();
-	}
-	return n;
-}
-
-static void fill(void *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = p, x = seed | 1;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		w[i] = x;
-	}
 }
 
 /* The device reads @len bytes at @p for resource @res (when it can be asked). */
@@ -357,15 +302,15 @@ static void check_clean(const char *what, unsigned int n)
 	int ents, ret;
 
 	g.checks++;
-	pins = wait_pins_for(g.pins, 10);
+	pins = virtgpu_wait_pins(g.pins, 10);
 	if (pins != g.pins) {
 		failure(true, "%s, fault point %u: %ld pages still pinned (baseline %ld, now %ld)",
 			what, n, pins - g.pins, g.pins, pins);
 		g.pins = pins;
 	}
 	g.checks++;
-	end = now() + 5;
-	while ((vmpin = vmpin_kib()) != g.vmpin && now() < end)
+	end = virtgpu_now() + 5;
+	while ((vmpin = virtgpu_vmpin_kib()) != g.vmpin && virtgpu_now() < end)
 		usleep(2000);
 	if (vmpin != g.vmpin) {
 		failure(true, "%s, fault point %u: VmPin %ld KiB, baseline %ld KiB (a leaked RLIMIT_MEMLOCK/pinned_vm charge)",
@@ -373,8 +318,8 @@ static void check_clean(const char *what, unsigned int n)
 		g.vmpin = vmpin;
 	}
 	g.checks++;
-	end = now() + 5;
-	while ((ents = debugfs_entries(getpid(), line, sizeof(line))) > g.entries && now() < end)
+	end = virtgpu_now() + 5;
+	while ((ents = debugfs_entries(getpid(), line, sizeof(line))) > g.entries && virtgpu_now() < end)
 		usleep(2000);
 	if (ents > g.entries) {
 		failure(true, "%s, fault point %u: %d entries of this process left in the debugfs userptr list, first: %s",
@@ -395,7 +340,7 @@ static void check_clean(const char *what, unsigned int n)
 	}
 	check_device(what, res, g.probe, PAGE);
 	virtgpu_gem_close(g.fd, h);
-	if (wait_pins_for(g.pins, 10) != g.pins)
+	if (virtgpu_wait_pins(g.pins, 10) != g.pins)
 		failure(true, "%s: the fresh userptr's pin stays after close", what);
 }
 
@@ -446,7 +391,7 @@ static void case_end(const char *name, enum cat cat, const struct tally *t, doub
 	g.points[cat] += t->points;
 	printf("%sok %lu %s # %u fault points: %u refused%s%s, %u absorbed; %.1f s\n",
 	       g.case_failed ? "not " : "", g.cases, name, t->points, t->refused,
-	       t->errs[0] ? " " : "", t->errs, t->absorbed, now() - t0);
+	       t->errs[0] ? " " : "", t->errs, t->absorbed, virtgpu_now() - t0);
 	fflush(stdout);
 }
 
@@ -496,7 +441,7 @@ static void too_many(const char *name, unsigned int n)
 static void sweep_create(const char *name, uint32_t mem, uint32_t flags, char *p, size_t len)
 {
 	struct tally t = { 0 };
-	double t0 = now();
+	double t0 = virtgpu_now();
 	unsigned int n;
 
 	if (!case_begin(name))
@@ -513,7 +458,7 @@ static void sweep_create(const char *name, uint32_t mem, uint32_t flags, char *p
 		judge(name, n, ret, hit);
 		if (!ret) {
 			g.checks++;
-			ret = info(g.fd, h);
+			ret = virtgpu_info(g.fd, h);
 			if (ret)
 				failure(false, "%s: point %u: the new handle reports %s", name, n, strerror(-ret));
 			check_device(name, res, p, len);
@@ -540,7 +485,7 @@ static void sweep_create(const char *name, uint32_t mem, uint32_t flags, char *p
 static void sweep_create_fresh(const char *name)
 {
 	struct tally t = { 0 };
-	double t0 = now();
+	double t0 = virtgpu_now();
 	unsigned int n;
 
 	if (!case_begin(name))
@@ -566,7 +511,7 @@ static void sweep_create_fresh(const char *name)
 			r[0] = create(g.fd, VIRTGPU_BLOB_MEM_GUEST, 0, p, 16 * PAGE, &h, NULL);
 			r[1] = nth_hit(nth);
 			if (!r[0])
-				r[0] = info(g.fd, h) == 0 ? 0 : -EBADE;
+				r[0] = virtgpu_info(g.fd, h) == 0 ? 0 : -EBADE;
 			if (!r[0])
 				virtgpu_gem_close(g.fd, h);
 			if (write(out[1], r, sizeof(r)) != sizeof(r))
@@ -602,7 +547,7 @@ static void sweep_create_fresh(const char *name)
 static void sweep_create_unpriv(const char *name)
 {
 	struct tally t = { 0 };
-	double t0 = now();
+	double t0 = virtgpu_now();
 	int to[2], from[2], status;
 	unsigned int n = 0;
 	pid_t pid;
@@ -632,12 +577,12 @@ static void sweep_create_unpriv(const char *name)
 			uint32_t h;
 
 			if (cmd == ~0U) {
-				double end = now() + 5;
+				double end = virtgpu_now() + 5;
 
 				/* The last close's uncharge follows the host's answer. */
 				while ((r[0] = create(g.fd, VIRTGPU_BLOB_MEM_GUEST, 0, p,
 						      UNPRIV_PAGES * PAGE, &h, NULL)) == -ENOMEM &&
-				       now() < end)
+				       virtgpu_now() < end)
 					usleep(5000);
 				if (!r[0])
 					virtgpu_gem_close(g.fd, h);
@@ -758,7 +703,7 @@ static void sweep_create_space(const char *name, char *p, size_t len)
 		{ "times", "-1" }, { "space", "0" }, { "probability", "100" },
 	};
 	struct tally t = { 0 };
-	double t0 = now();
+	double t0 = virtgpu_now();
 	char path[128];
 	long budget = 1L << 30, left;
 	unsigned int n, misses = 0;
@@ -808,7 +753,7 @@ static void sweep_create_space(const char *name, char *p, size_t len)
 		}
 		if (!ret) {
 			g.checks++;
-			if (info(g.fd, h))
+			if (virtgpu_info(g.fd, h))
 				failure(false, "%s: step %u: the new handle does not work", name, n);
 			check_device(name, res, p, len);
 			virtgpu_gem_close(g.fd, h);
@@ -847,7 +792,7 @@ enum close_kind { CLOSE_LIVE, CLOSE_REVOKED, CLOSE_FILE };
 static void sweep_close(const char *name, enum close_kind kind)
 {
 	struct tally t = { 0 };
-	double t0 = now();
+	double t0 = virtgpu_now();
 	unsigned int n;
 	char *p = map_pop(4 * 16 * PAGE);
 
@@ -921,7 +866,7 @@ static void sweep_revoke(const char *name, enum revoke_kind kind)
 {
 	size_t len = kind == R_THP_SPLIT ? 2 * MIB : 16 * PAGE;
 	struct tally t = { 0 };
-	double t0 = now();
+	double t0 = virtgpu_now();
 	unsigned int n;
 
 	if (!case_begin(name))
@@ -942,7 +887,7 @@ static void sweep_revoke(const char *name, enum revoke_kind kind)
 		}
 		p = (char *)(((uintptr_t)raw + 2 * MIB - 1) & ~(2 * MIB - 1));
 		madvise(p, len, kind == R_THP_SPLIT ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-		fill(p, len, n);
+		virtgpu_fill(p, len, n);
 		ret = create(g.fd, VIRTGPU_BLOB_MEM_GUEST, 0, p, len, &h, &res);
 		if (ret) {
 			failure(false, "%s: setup creation fails: %s", name, strerror(-ret));
@@ -990,7 +935,7 @@ static void sweep_revoke(const char *name, enum revoke_kind kind)
 					name, n, res);
 		} else {
 			/* Refused: the range is untouched; the handle is live or revoked. */
-			int r = info(g.fd, h);
+			int r = virtgpu_info(g.fd, h);
 
 			if (r == 0)
 				check_device(name, res, p, len);
@@ -1062,7 +1007,7 @@ static char *map_scattered(size_t len)
 		return NULL;
 	for (i = 0; i < n; i++)
 		p[((i * 7919) % n) * PAGE] = 1;
-	fill(p, len, len);
+	virtgpu_fill(p, len, len);
 	return p;
 }
 
@@ -1076,7 +1021,7 @@ static void json(double t0)
 	       g.points[CREATION], g.points[CLOSE], g.points[REVOCATION],
 	       g.points[CREATION] + g.points[CLOSE] + g.points[REVOCATION],
 	       g.cases, g.skipped, g.steps, g.checks, g.failures, g.leaks,
-	       g.chan >= 0 ? "true" : "false", g.max_points, now() - t0);
+	       g.chan >= 0 ? "true" : "false", g.max_points, virtgpu_now() - t0);
 	for (i = 1; i < 256; i++) {
 		if (!g.errnos[i])
 			continue;
@@ -1136,7 +1081,7 @@ int main(int argc, char **argv)
 	} sizes[5];
 	char node[64], name[200], *ro;
 	const char *why;
-	double t0 = now();
+	double t0 = virtgpu_now();
 	int v = 0, i, j, nsizes = 0;
 	long huge;
 
@@ -1195,7 +1140,7 @@ int main(int argc, char **argv)
 	sizes[nsizes++] = (typeof(sizes[0])){ "4 MiB scattered", map_scattered(SCATTER_LEN), SCATTER_LEN, NULL };
 	sizes[nsizes] = (typeof(sizes[0])){ "64 MiB THP", map_aligned(THP_LEN, MADV_HUGEPAGE), THP_LEN, NULL };
 	if (sizes[nsizes].p) {
-		fill(sizes[nsizes].p, THP_LEN, 64);
+		virtgpu_fill(sizes[nsizes].p, THP_LEN, 64);
 		huge = anon_huge_kib(sizes[nsizes].p);
 		printf("# 64 MiB THP range: %ld KiB THP-backed\n", huge);
 		if (huge < (long)(THP_LEN / 1024))
@@ -1208,7 +1153,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (sizes[i].p && sizes[i].len <= 16 * PAGE)
-			fill(sizes[i].p, sizes[i].len, i + 1);
+			virtgpu_fill(sizes[i].p, sizes[i].len, i + 1);
 	}
 	ro = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -1216,11 +1161,11 @@ int main(int argc, char **argv)
 		printf("Bail out! mmap: %s\n", strerror(errno));
 		return 1;
 	}
-	fill(ro, 16 * PAGE, 99);
+	virtgpu_fill(ro, 16 * PAGE, 99);
 	mprotect(ro, 16 * PAGE, PROT_READ);
 
-	g.pins = wait_pins_for(virtgpu_pins(), 1);
-	g.vmpin = vmpin_kib();
+	g.pins = virtgpu_wait_pins(virtgpu_pins(), 1);
+	g.vmpin = virtgpu_vmpin_kib();
 	printf("# baseline: %ld pins outstanding, VmPin %ld KiB\n", g.pins, g.vmpin);
 
 	/* Creation: every blob_mem and flag combination, every size. */
@@ -1275,7 +1220,7 @@ int main(int argc, char **argv)
 	printf("1..%lu\n", g.cases);
 	printf("# fault points swept: creation %lu, close %lu, revocation %lu; %lu steps, %lu checks, %lu failures, %lu leaks, %.1f s\n",
 	       g.points[CREATION], g.points[CLOSE], g.points[REVOCATION], g.steps, g.checks,
-	       g.failures, g.leaks, now() - t0);
+	       g.failures, g.leaks, virtgpu_now() - t0);
 	json(t0);
 	return g.failures || g.leaks ? 1 : 0;
 }

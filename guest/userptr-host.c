@@ -35,19 +35,6 @@
 #define PAGE 4096UL
 #define MIB (1UL << 20)
 
-static void fill(void *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = p, x = seed | 1;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		w[i] = x;
-	}
-}
-
 static int create_userptr(int fd, void *p, size_t len, uint32_t flags,
 			  uint32_t *handle, uint32_t *res)
 {
@@ -223,7 +210,7 @@ TEST_F_TIMEOUT(layout, device_reads_what_the_process_wrote, 600)
 	if (!p && variant->layout == HUGETLB)
 		SKIP(return, "no 2 MiB huge pages");
 	ASSERT_NE(NULL, p);
-	fill(p, len, len);
+	virtgpu_fill(p, len, len);
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, len, 0, &h, &res));
 	ASSERT_EQ(0, hostchan_view(self->h.chan, res, &v));
 	ASSERT_TRUE(v.exists) TH_LOG("%s", v.error);
@@ -292,7 +279,7 @@ TEST_F(device, madv_dontneed_takes_the_resource_from_the_device)
 	struct hostchan_view v;
 	uint32_t h, res;
 
-	fill(p, 16 * PAGE, 3);
+	virtgpu_fill(p, 16 * PAGE, 3);
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, 16 * PAGE, 0, &h, &res));
 	ASSERT_EQ(0, hostchan_view(self->h.chan, res, &v));
 	ASSERT_TRUE(v.exists);
@@ -314,7 +301,7 @@ TEST_F(device, read_only_userptr_is_not_written_by_the_device)
 
 	if (!(self->h.supported & VIRTGPU_BLOB_FLAG_USERPTR_RDONLY))
 		SKIP(return, "the device does not offer read-only blobs");
-	fill(p, 16 * PAGE, 7);
+	virtgpu_fill(p, 16 * PAGE, 7);
 	sum = fnv(p, 16 * PAGE);
 	ASSERT_EQ(0, mprotect(p, 16 * PAGE, PROT_READ));
 	ASSERT_EQ(0, create_userptr(self->h.fd, p, 16 * PAGE,

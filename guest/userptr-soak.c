@@ -116,14 +116,6 @@ static struct {
 	.print_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void violation(const char *fmt, ...)
 {
 	va_list ap;
@@ -156,19 +148,6 @@ static uint64_t below(uint64_t *s, uint64_t n)
 	return n ? rnd(s) % n : 0;
 }
 
-static void fill(void *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = p, x = seed | 1;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		w[i] = x;
-	}
-}
-
 /* --- the driver ---------------------------------------------------------- */
 
 static int open_node(int cloexec)
@@ -190,27 +169,6 @@ static int create(int fd, uint32_t flags, const void *p, size_t len,
 	return virtgpu_userptr(fd, VIRTGPU_BLOB_MEM_GUEST, flags, p, len, h, res);
 }
 
-static int info(int fd, uint32_t h)
-{
-	struct drm_virtgpu_resource_info ri = { .bo_handle = h };
-
-	return ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_INFO, &ri) ? -errno : 0;
-}
-
-static long vmpin_kib(void)
-{
-	char line[128];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kib = atol(line + 6);
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 static FILE *open_debugfs(void)
 {
 	char path[300];
@@ -225,18 +183,6 @@ static FILE *open_debugfs(void)
 	if (d)
 		closedir(d);
 	return f;
-}
-
-static long wait_pins_for(long want, double secs)
-{
-	double end = now() + secs;
-	long n = virtgpu_pins();
-
-	while (n != want && now() < end) {
-		usleep(10000);
-		n = virtgpu_pins();
-	}
-	return n;
 }
 
 /* --- one thread's world -------------------------------------------------- */
@@ -293,13 +239,13 @@ static void new_arena(struct world *w, int i)
 	w->a[i].len = len;
 	w->a[i].gen = rnd(&w->rng);
 	w->a[i].split = false;
-	fill(p, len, w->a[i].gen);
+	virtgpu_fill(p, len, w->a[i].gen);
 }
 
 /* Mark the slots over [off, off + len) of arena @ai given up. */
 static void give_up(struct world *w, int ai, size_t off, size_t len)
 {
-	double t = now();
+	double t = virtgpu_now();
 	int i;
 
 	for (i = 0; i < MAX_SLOTS; i++) {
@@ -377,7 +323,7 @@ static void check_slot(struct world *w, int si, bool final)
 {
 	struct slot *s = &w->s[si];
 	double deadline = s->given_up_at + GRACE;
-	int ret = info(w->fd, s->h);
+	int ret = virtgpu_info(w->fd, s->h);
 
 	atomic_fetch_add(&g.checks, 1);
 	if (!s->given_up) {
@@ -387,15 +333,15 @@ static void check_slot(struct world *w, int si, bool final)
 		return;
 	}
 	/* MADV_DONTNEED is checked by the driver's worker: allow it time. */
-	if (ret == 0 && !final && now() < deadline)
+	if (ret == 0 && !final && virtgpu_now() < deadline)
 		return;
-	while (ret == 0 && now() < deadline) {
+	while (ret == 0 && virtgpu_now() < deadline) {
 		usleep(5000);
-		ret = info(w->fd, s->h);
+		ret = virtgpu_info(w->fd, s->h);
 	}
 	if (ret != -EFAULT)
 		violation("thread %d: handle %u (res %u) of a range given up %.1f s ago reports %s, not EFAULT",
-			  w->id, s->h, s->res, now() - s->given_up_at, ret ? strerror(-ret) : "success");
+			  w->id, s->h, s->res, virtgpu_now() - s->given_up_at, ret ? strerror(-ret) : "success");
 }
 
 /* What the device reads of a live slot is what the process holds. */
@@ -601,7 +547,7 @@ static void op_one(struct world *w, enum op op)
 		/* Planted: the bookkeeping forgets that part was given up. */
 		if (!(g.plant && !strcmp(g.plant, "live") && op == OP_MUNMAP_PART))
 			give_up(w, ai, off, len);
-		fill(w->a[ai].base + off, len, rnd(&w->rng));
+		virtgpu_fill(w->a[ai].base + off, len, rnd(&w->rng));
 		break;
 	case OP_MUNMAP_ARENA:
 		ai = pick_arena(w);
@@ -636,7 +582,7 @@ static void op_one(struct world *w, enum op op)
 		w->a[ai].base = q;
 		w->a[ai].len = nlen;
 		if (nlen > old)
-			fill(q + old, nlen - old, rnd(&w->rng));
+			virtgpu_fill(q + old, nlen - old, rnd(&w->rng));
 		break;
 	}
 	case OP_WRITE:
@@ -645,7 +591,7 @@ static void op_one(struct world *w, enum op op)
 			return;
 		subrange(w, ai, 16, &off, &len);
 		/* Zero copy: live registrations see it; nothing is given up. */
-		fill(w->a[ai].base + off, len, rnd(&w->rng));
+		virtgpu_fill(w->a[ai].base + off, len, rnd(&w->rng));
 		/* Planted: the bookkeeping believes a write gives the range up. */
 		if (g.plant && !strcmp(g.plant, "revoke"))
 			give_up(w, ai, off, len);
@@ -703,7 +649,7 @@ static void *thread_main(void *arg)
 	}
 	for (i = 0; i < MAX_ARENAS; i++)
 		new_arena(w, i);
-	while (now() < g.deadline && w->fd >= 0) {
+	while (virtgpu_now() < g.deadline && w->fd >= 0) {
 		r = below(&w->rng, total);
 		for (op = 0; op < NOPS; op++) {
 			if (r < weight[op])
@@ -762,7 +708,7 @@ static void unpriv_main(int fd, uint64_t seed, int out)
 	if (p == MAP_FAILED || setrlimit(RLIMIT_MEMLOCK, &rl) || setgid(65534) || setuid(65534))
 		_exit(2);
 #define UVIOL(...) do { if (!rep.violations++) snprintf(rep.first, sizeof(rep.first), __VA_ARGS__); } while (0)
-	while (now() < g.deadline) {
+	while (virtgpu_now() < g.deadline) {
 		i = below(&rng, 32);
 		if (s[i].used) {
 			ret = virtgpu_gem_close(fd, s[i].h);
@@ -798,8 +744,8 @@ static void unpriv_main(int fd, uint64_t seed, int out)
 		if (s[i].used && !virtgpu_gem_close(fd, s[i].h))
 			rep.closes++;
 	/* No charge left behind: exactly the limit registers again. */
-	end = now() + 15;
-	while ((ret = create(fd, 0, p, UNPRIV_LIMIT * PAGE, &s[0].h, NULL)) == -ENOMEM && now() < end)
+	end = virtgpu_now() + 15;
+	while ((ret = create(fd, 0, p, UNPRIV_LIMIT * PAGE, &s[0].h, NULL)) == -ENOMEM && virtgpu_now() < end)
 		usleep(10000);
 	rep.checks++;
 	if (ret)
@@ -821,7 +767,7 @@ int main(int argc, char **argv)
 	pthread_t tid[MAX_THREADS];
 	struct unpriv_report rep = { 0 };
 	struct drm_virtgpu_getparam gp;
-	double seconds = 600, t0 = now();
+	double seconds = 600, t0 = virtgpu_now();
 	unsigned long fails_before;
 	char self[256], line[256];
 	long pins0, vmpin0, pins, vmpin;
@@ -880,10 +826,10 @@ int main(int argc, char **argv)
 	if (g.chan < 0)
 		printf("# SKIP invariant 'the device reads the process's bytes': no host channel " HOSTCHAN_NAME "\n");
 
-	pins0 = wait_pins_for(virtgpu_pins(), 1);
-	vmpin0 = vmpin_kib();
+	pins0 = virtgpu_wait_pins(virtgpu_pins(), 1);
+	vmpin0 = virtgpu_vmpin_kib();
 	printf("# baseline: %ld pins outstanding, VmPin %ld KiB\n", pins0, vmpin0);
-	g.deadline = now() + seconds;
+	g.deadline = virtgpu_now() + seconds;
 
 	/* The unprivileged process first: no threads yet to fork from. */
 	if (pipe(upipe)) {
@@ -918,12 +864,12 @@ int main(int argc, char **argv)
 	if (rep.violations)
 		violation("unprivileged process: %lu violations, first: %s", rep.violations, rep.first);
 	printf("%sok 1 mix of %d threads and an unprivileged process for %.0f s\n",
-	       atomic_load(&g.failures) ? "not " : "", g.nthreads, now() - t0);
+	       atomic_load(&g.failures) ? "not " : "", g.nthreads, virtgpu_now() - t0);
 
 	/* The end: every file closed; nothing may stay pinned, charged or listed. */
 	fails_before = atomic_load(&g.failures);
-	pins = wait_pins_for(pins0, 30);
-	vmpin = vmpin_kib();
+	pins = virtgpu_wait_pins(pins0, 30);
+	vmpin = virtgpu_vmpin_kib();
 	atomic_fetch_add(&g.checks, 2);
 	if (pins != pins0)
 		violation("%ld pages still pinned at the end (baseline %ld)", pins - pins0, pins0);
@@ -949,7 +895,7 @@ int main(int argc, char **argv)
 		int ret;
 
 		w.a[0] = (struct arena){ .base = p, .len = 16 * PAGE };
-		fill(p, 16 * PAGE, 42);
+		virtgpu_fill(p, 16 * PAGE, 42);
 		ret = create(fd, 0, p, 16 * PAGE, &w.s[0].h, &w.s[0].res);
 		atomic_fetch_add(&g.checks, 1);
 		if (ret) {
@@ -973,11 +919,11 @@ int main(int argc, char **argv)
 	printf("# seed %" PRIu64 "; %lu operations; %lu invariant checks (%lu of the device's view%s); %lu tolerated EAGAIN; %lu failures; %.1f s\n",
 	       g.seed, total, atomic_load(&g.checks), atomic_load(&g.device_checks),
 	       g.chan < 0 ? ", SKIPPED: no host channel" : "", atomic_load(&g.tolerated),
-	       atomic_load(&g.failures), now() - t0);
+	       atomic_load(&g.failures), virtgpu_now() - t0);
 	printf("RESULT-JSON: {\"program\": \"userptr-soak\", \"seed\": %" PRIu64 ", \"seconds\": %.1f, \"threads\": %d, "
 	       "\"operations\": %lu, \"checks\": %lu, \"device_checks\": %lu, \"device_view\": \"%s\", "
 	       "\"tolerated\": %lu, \"failures\": %lu, \"ops\": {",
-	       g.seed, now() - t0, g.nthreads, total, atomic_load(&g.checks),
+	       g.seed, virtgpu_now() - t0, g.nthreads, total, atomic_load(&g.checks),
 	       atomic_load(&g.device_checks), g.chan < 0 ? "skipped" : "checked",
 	       atomic_load(&g.tolerated), atomic_load(&g.failures));
 	for (i = 0; i < NOPS; i++)

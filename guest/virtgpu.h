@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -88,6 +89,52 @@ static inline int virtgpu_gem_close(int fd, uint32_t bo)
 	return ioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc) ? -errno : 0;
 }
 
+/* Seconds on the monotonic clock. */
+static inline double virtgpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* RESOURCE_INFO on @bo: 0 live, -EFAULT revoked, -ENOENT no such handle. */
+static inline int virtgpu_info(int fd, uint32_t bo)
+{
+	struct drm_virtgpu_resource_info ri = { .bo_handle = bo };
+
+	return ioctl(fd, DRM_IOCTL_VIRTGPU_RESOURCE_INFO, &ri) ? -errno : 0;
+}
+
+/* The caller's VmPin (pinned memory charged to it) in KiB, or -1. */
+static inline long virtgpu_vmpin_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6))
+			kib = atol(line + 6);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* A pattern from @seed (xorshift64) over @len bytes, 8 at a time. */
+static inline void virtgpu_fill(void *p, size_t len, uint64_t seed)
+{
+	uint64_t *w = p, x = seed | 1;
+	size_t i;
+
+	for (i = 0; i < len / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		w[i] = x;
+	}
+}
+
 static inline long virtgpu_vmstat(const char *key)
 {
 	char line[128];
@@ -120,5 +167,19 @@ static inline long virtgpu_pins(void)
 	return virtgpu_vmstat("nr_foll_pin_acquired") -
 	       virtgpu_vmstat("nr_foll_pin_released");
 }
+
+/* Wait up to @secs for the guest's outstanding pins to be @want; the count. */
+static inline long virtgpu_wait_pins(long want, double secs)
+{
+	double end = virtgpu_now() + secs;
+	long n = virtgpu_pins();
+
+	while (n != want && virtgpu_now() < end) {
+		usleep(2000);
+		n = virtgpu_pins();
+	}
+	return n;
+}
+
 
 #endif
