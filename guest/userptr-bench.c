@@ -9,7 +9,8 @@
  *   copy        userptr against copying into a persistent, pre-faulted,
  *               mappable staging blob (one memcpy), and the cold copy (a new
  *               blob each time) as a labelled second row
- *   revoke      munmap of a registered range against an explicit close
+ *   revoke      munmap of a registered range against an explicit close, and
+ *               against close then munmap (the same end state)
  *   roundtrip   a control host command (1x1 2D resource create, wait for its
  *               fence, close) against a 4 KiB userptr create+close
  *   live        create+close of one page with N live registrations, munmap
@@ -17,6 +18,8 @@
  *               registration
  *   threads     registrations from 1 thread against 2 threads at once
  *   teardown    process exit with N registrations, until all are unpinned
+ *   host_read   the host reading a userptr through its mapping against a
+ *               native memcpy on the host (QEMU times both)
  *
  * Two end points per userptr sample: the caller-visible time (the syscalls
  * returned) and the time until the pages are unpinned. The latter comes from
@@ -58,6 +61,7 @@
 #include <drm/drm.h>
 #include <drm/virtgpu_drm.h>
 
+#include "hostchan.h"
 #include "virtgpu.h"
 
 #define PAGE 4096UL
@@ -318,6 +322,25 @@ static void buffer_free(struct buf *b)
 	munmap(b->raw, b->maplen);
 }
 
+/*
+ * A populated buffer with THP off whose pages were faulted in a permuted
+ * order (a prime stride), so that no two neighbours are physically adjacent.
+ */
+static struct buf scattered_buffer(size_t len)
+{
+	size_t i, n = len / PAGE;
+	struct buf b = { .len = len, .maplen = len };
+
+	set_thp(0);
+	b.raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b.raw == MAP_FAILED)
+		die("mmap of %zu bytes", len);
+	b.p = b.raw;
+	for (i = 0; i < n; i++)
+		b.raw[((i * 7919) % n) * PAGE] = 1;
+	return b;
+}
+
 /* AnonHugePages of the mapping holding @p, in KiB (smaps). */
 static long anon_huge_kib(void *p)
 {
@@ -532,48 +555,119 @@ static void family_copy(int thp, size_t len)
 	buffer_free(&b);
 }
 
+/*
+ * Three sides, interleaved (the order rotates): munmap of a registered range
+ * (revocation); an explicit close alone (the issue's comparison, which
+ * leaves the range mapped); and close followed by munmap, which ends in the
+ * same state as the revocation (range unmapped, pages unpinned and freed,
+ * host resource gone), so that the two do the same work.
+ */
 static void family_revoke(size_t len)
 {
 	static double mv[MAX_SAMPLES], mu[MAX_SAMPLES], cv[MAX_SAMPLES], cu[MAX_SAMPLES];
+	static double bv[MAX_SAMPLES], bu[MAX_SAMPLES], md[MAX_SAMPLES];
 	int i, j, k = 0;
 	char s[32];
 
 	set_thp(0);
 	for (i = 0; i < WARMUP + nsamples; i++) {
-		double vis[2] = { 0 }, unp[2] = { 0 };
+		double vis[3] = { 0 }, unp[3] = { 0 };
 
-		for (j = 0; j < 2; j++) {
-			int revoke = (i & 1) ^ j;
+		for (j = 0; j < 3; j++) {
+			int side = (i + j) % 3;
 			struct buf b = buffer(len);
 			uint32_t h = userptr_create(gpu, b.p, len, NULL);
 			double t0 = now_us();
 
-			if (revoke) {
+			if (side == 0) {
 				munmap(b.raw, b.maplen);
 				vis[0] = now_us() - t0;
 				unp[0] = unpins(1) - t0;
 				gem_close(gpu, h);
-			} else {
+			} else if (side == 1) {
 				gem_close(gpu, h);
 				vis[1] = now_us() - t0;
 				unp[1] = unpins(1) - t0;
 				buffer_free(&b);
+			} else {
+				gem_close(gpu, h);
+				buffer_free(&b);
+				vis[2] = now_us() - t0;
+				/* Both done: the pages unpinned and the range unmapped. */
+				unp[2] = unpins(1) - t0;
+				if (unp[2] < vis[2])
+					unp[2] = vis[2];
 			}
 		}
 		if (i >= WARMUP) {
 			mv[k] = vis[0];
 			mu[k] = unp[0];
+			/* munmap returned and the pages unpinned: the same end state. */
+			md[k] = unp[0] > vis[0] ? unp[0] : vis[0];
 			cv[k] = vis[1];
-			cu[k++] = unp[1];
+			cu[k] = unp[1];
+			bv[k] = vis[2];
+			bu[k++] = unp[2];
 		}
 	}
 	printf("BENCH {\"family\": \"revoke\", \"thp\": false, \"bytes\": %zu, \"label\": \"%s\", ", len, sz(len, s));
 	jarray("munmap_caller_us", mv, k, 1);
 	jarray("munmap_unpinned_us", mu, k, 1);
+	jarray("munmap_done_us", md, k, 1);
 	jarray("close_caller_us", cv, k, 1);
-	jarray("close_unpinned_us", cu, k, 0);
+	jarray("close_unpinned_us", cu, k, 1);
+	jarray("close_munmap_caller_us", bv, k, 1);
+	jarray("close_munmap_done_us", bu, k, 0);
 	printf("}\n");
 	fflush(stdout);
+}
+
+/*
+ * The host reading a userptr through the device's mapping of it, against a
+ * native memcpy of the same size on the host: QEMU times both itself
+ * (x-query-virtio-gpu-read-speed, through the host channel), so no guest
+ * clock is involved. A THP-backed 64 MiB range, or a fully scattered one.
+ */
+static void family_host_read(int thp)
+{
+	static char answer[16384];
+	const char *label = thp ? "THP 64 MiB" : "scattered 64 MiB";
+	int chan = hostchan_open(), rounds = nsamples < 64 ? nsamples : 64;
+	uint32_t res, h;
+	struct buf b;
+	char *ret;
+
+	if (thp) {
+		set_thp(1);
+		b = buffer(64 * MIB);
+	} else {
+		b = scattered_buffer(64 * MIB);
+	}
+	h = userptr_create(gpu, b.p, 64 * MIB, &res);
+
+	printf("BENCH {\"family\": \"host_read\", \"thp\": %s, \"label\": \"%s\", \"bytes\": %lu, "
+	       "\"anon_huge_kib\": %ld, \"entries\": %ld, ", thp ? "true" : "false", label, 64 * MIB,
+	       anon_huge_kib(b.p), driver_entries(res));
+	if (chan < 0) {
+		printf("\"error\": \"no host channel (%s)\"}\n", HOSTCHAN_NAME);
+	} else if (hostchan_ask(chan, answer, sizeof(answer),
+			       "{\"execute\": \"x-query-virtio-gpu-read-speed\", \"arguments\": "
+			       "{\"resource-id\": %u, \"rounds\": %d}}", res, rounds) ||
+		   !(ret = strstr(answer, "{\"return\": "))) {
+		printf("\"error\": \"the host did not answer\"}\n");
+	} else {
+		/* QEMU's own answer, as it came: {"size", "nr-ranges", "mapped-ns", "native-ns"}. */
+		ret += strlen("{\"return\": ");
+		ret[strcspn(ret, "}") + 1] = 0;
+		printf("\"host\": %s}\n", ret);
+	}
+	fflush(stdout);
+	if (chan >= 0)
+		close(chan);
+	gem_close(gpu, h);
+	unpins(1);
+	buffer_free(&b);
+	set_thp(0);
 }
 
 /* The control: a 1x1 2D resource, created with a fence, waited for, closed. */
@@ -960,7 +1054,6 @@ int main(int argc, char **argv)
 	{
 		struct buf b;
 		long e, r;
-		char *raw;
 
 		set_thp(1);
 		b = buffer(1024 * MIB);
@@ -968,18 +1061,14 @@ int main(int argc, char **argv)
 		printf("BENCH {\"family\": \"entries\", \"label\": \"THP 1 GiB\", \"bytes\": %lu, \"anon_huge_kib\": %ld, "
 		       "\"entries\": %ld, \"runs\": %ld}\n", 1024 * MIB, anon_huge_kib(b.p), e, r);
 		buffer_free(&b);
-		set_thp(0);
-		raw = mmap(NULL, 64 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (raw == MAP_FAILED)
-			die("mmap");
-		for (i = 0; i < (int)(64 * MIB / PAGE); i++)
-			raw[(((size_t)i * 7919) % (64 * MIB / PAGE)) * PAGE] = 1;
-		b = (struct buf){ .raw = raw, .p = raw, .len = 64 * MIB, .maplen = 64 * MIB };
+		b = scattered_buffer(64 * MIB);
 		entries_of(&b, &e, &r);
 		printf("BENCH {\"family\": \"entries\", \"label\": \"scattered 64 MiB\", \"bytes\": %lu, \"anon_huge_kib\": %ld, "
-		       "\"entries\": %ld, \"runs\": %ld}\n", 64 * MIB, anon_huge_kib(raw), e, r);
-		munmap(raw, 64 * MIB);
+		       "\"entries\": %ld, \"runs\": %ld}\n", 64 * MIB, anon_huge_kib(b.p), e, r);
+		buffer_free(&b);
 	}
+	family_host_read(1);
+	family_host_read(0);
 	printf("BENCH-DONE\n");
 	return 0;
 }

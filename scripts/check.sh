@@ -26,6 +26,22 @@ fail() {
 }
 skip() { skipped=$((skipped + 1)); printf '  SKIP %s%s\n' "$1" "${2:+: $2}"; }
 
+# Add the counts file ("passed failed skipped") that a VM stage wrote to the
+# totals. A stage that wrote none or whose guest did not run (exit 125)
+# fails, and so does a non-zero exit with no failed case (a leak or a
+# splat its summary reported outside the cases).
+merge_counts() {
+	local name=$1 rc=$2 counts=$3 where=$4 p f s
+	if [ ! -f "$counts" ] || [ "$rc" -eq 125 ]; then
+		fail "$name: did not run (exit $rc)"
+		return
+	fi
+	read -r p f s <"$counts"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" -eq 0 ] || failures+=("$name: $f case(s), see $where")
+	[ "$f" -ne 0 ] || [ "$rc" -eq 0 ] || fail "$name: exit $rc without a failed case"
+}
+
 # collect OUTPUT: count a sub-check's 'PASS name', 'FAIL name' and 'SKIP name'
 # lines; the lines indented by 7 spaces under a FAIL are its details.
 collect_one() { case $1 in PASS) pass "$2" ;; FAIL) fail "$2" "${3%$'\n'}" ;; SKIP) skip "$2" "" ;; esac; }
@@ -148,13 +164,7 @@ grep -q -E '^(PASS|FAIL) ' <<<"$out" || fail "harness tests ran" "$(tail -n 10 <
 # 7. The guest suite.
 stage "check: guest suite in the VM (debug kernel)"
 "$TOP/scripts/vm-test.sh" && vrc=0 || vrc=$?
-if [ -f "$RESULTS/vm-test/counts" ] && [ $vrc -ne 125 ]; then
-	read -r p f s <"$RESULTS/vm-test/counts"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	[ "$f" -eq 0 ] || failures+=("vm-test: $f case(s), see build/results/vm-test/")
-else
-	fail "vm-test: the guest suite did not run (exit $vrc)"
-fi
+merge_counts vm-test $vrc "$RESULTS/vm-test/counts" build/results/vm-test/
 
 # 7b. Forced bounce buffering (a confidential guest, restricted DMA): the
 # host would see bounce pages, so the driver must offer no userptrs.
@@ -172,14 +182,7 @@ fi
 soak_s=${USERPTR_CHECK_SOAK_S:-30}
 stage "check: fault sweeps and a ${soak_s} s soak in the VM (debug kernel)"
 SOAK_SECONDS=$soak_s "$TOP/scripts/soak.sh" && vrc=0 || vrc=$?
-if [ -f "$RESULTS/soak/counts" ] && [ $vrc -ne 125 ]; then
-	read -r p f s <"$RESULTS/soak/counts"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	[ "$f" -eq 0 ] || failures+=("soak: $f case(s), see build/results/soak/")
-	[ "$f" -ne 0 ] || [ $vrc -eq 0 ] || fail "soak: exit $vrc without a failed case (a leak in its summary?)"
-else
-	fail "soak: the fault sweeps and the soak did not run (exit $vrc)"
-fi
+merge_counts soak $vrc "$RESULTS/soak/counts" build/results/soak/
 
 # 8. The 3D suite (virglrenderer), on our series' QEMU and on the stock one.
 stage "check: 3D suite in the VM (virgl host: series and stock QEMU)"
@@ -193,13 +196,6 @@ else
 	skip "3D suite on the stock host" "$((SECONDS / 60)) minutes into make check, past its budget of $((${USERPTR_CHECK_BUDGET_S:-3300} / 60)); run 'make vm-test-3d'"
 fi
 "$TOP/scripts/vm-test-3d.sh" "${hosts3d[@]}" && vrc=0 || vrc=$?
-if [ -f "$RESULTS/vm-test-3d/counts" ]; then
-	read -r p f s <"$RESULTS/vm-test-3d/counts"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	[ "$f" -eq 0 ] || failures+=("vm-test-3d: $f case(s), see build/results/vm-test-3d-*/")
-	[ "$f" -ne 0 ] || [ $vrc -eq 0 ] || fail "vm-test-3d: exit $vrc without a failed case"
-else
-	fail "vm-test-3d: the 3D suite did not run (exit $vrc)"
-fi
+merge_counts vm-test-3d $vrc "$RESULTS/vm-test-3d/counts" "build/results/vm-test-3d-*/"
 
 finish
