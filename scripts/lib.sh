@@ -104,6 +104,49 @@ stage() { printf '==> %s\n' "$*" >&2; }
 info() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# cached_tarball TARBALL SHA256: print the download cache's copy of TARBALL
+# and succeed when there is one; a copy that does not match SHA256 is an
+# error (it is left for the operator to remove); no copy returns 1.
+cached_tarball() {
+	local out=$CACHE/downloads/$1 got
+	[ -f "$out" ] || return 1
+	got=$(sha256sum "$out" | cut -d' ' -f1)
+	[ "$got" = "$2" ] ||
+		die "the cached $out does not match the pinned sha256 (expected $2, got $got): remove it to download again"
+	printf '%s\n' "$out"
+}
+
+# apt_source_download NAME PKG DEBVER TARBALL SHA256: download TARBALL, the
+# upstream tarball of the source package PKG at Debian version DEBVER, with
+# apt-get source (apt set up by 'deps.sh --setup-apt'), verify it against
+# SHA256 and only then move it into the download cache; print its path. The
+# log is build/logs/fetch-NAME.log.
+apt_source_download() {
+	local name=$1 pkg=$2 debver=$3 tarball=$4 sum=$5 dl=$CACHE/downloads tmp got
+	mkdir -p "$dl"
+	stage "fetching $tarball ($pkg $debver) from the Debian archive"
+	tmp=$(mktemp -d "$dl/.fetch.XXXXXX")
+	if ! (cd "$tmp" && timeout 900 apt-get source --download-only --tar-only -qq "$pkg=$debver") \
+		>"$LOGS/fetch-$name.log" 2>&1; then
+		rm -rf "$tmp"
+		tail -n 3 "$LOGS/fetch-$name.log" >&2
+		die "could not download $tarball: the archive is missing or unreachable (log: build/logs/fetch-$name.log)"
+	fi
+	if [ ! -f "$tmp/$tarball" ]; then
+		got=$(ls "$tmp" | tr '\n' ' ')
+		rm -rf "$tmp"
+		die "the archive served $pkg $debver without $tarball (got: $got)"
+	fi
+	got=$(sha256sum "$tmp/$tarball" | cut -d' ' -f1)
+	if [ "$got" != "$sum" ]; then
+		rm -rf "$tmp"
+		die "$tarball does not match the pinned sha256 (expected $sum, got $got)"
+	fi
+	mv "$tmp/$tarball" "$dl/$tarball"
+	rm -rf "$tmp"
+	printf '%s\n' "$dl/$tarball"
+}
+
 # run_logged NAME CMD...: run CMD with its output in build/logs/NAME.log;
 # on failure print the last lines of the log and its path, and fail.
 run_logged() {

@@ -24,26 +24,13 @@ if [ -x "$bin" ] && [ "$(cat "$dir/.sha256" 2>/dev/null)" = "$SPARSE_SHA256" ]; 
 	exit 0
 fi
 
-dl=$CACHE/downloads
-tarball=$dl/$SPARSE_TARBALL
-mkdir -p "$dl"
+tarball=$CACHE/downloads/$SPARSE_TARBALL
 if [ ! -f "$tarball" ]; then
 	"$TOP/scripts/deps.sh" fetch kernel
 	"$TOP/scripts/deps.sh" --setup-apt
-	stage "fetching $SPARSE_TARBALL ($SPARSE_SRCPKG $SPARSE_DEBVER) from the Debian archive"
-	tmp=$(mktemp -d "$dl/.fetch.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	if ! (cd "$tmp" && timeout 300 apt-get source --download-only --tar-only -qq "$SPARSE_SRCPKG=$SPARSE_DEBVER") \
-		>"$LOGS/fetch-sparse.log" 2>&1; then
-		tail -n 3 "$LOGS/fetch-sparse.log" >&2
-		die "could not download the source of $SPARSE_SRCPKG $SPARSE_DEBVER (log: build/logs/fetch-sparse.log)"
-	fi
-	[ -f "$tmp/$SPARSE_TARBALL" ] || die "the archive served $SPARSE_SRCPKG $SPARSE_DEBVER without $SPARSE_TARBALL"
-	mv "$tmp/$SPARSE_TARBALL" "$tarball"
+	apt_source_download sparse "$SPARSE_SRCPKG" "$SPARSE_DEBVER" "$SPARSE_TARBALL" "$SPARSE_SHA256" >/dev/null
 fi
-got=$(sha256sum "$tarball" | cut -d' ' -f1)
-[ "$got" = "$SPARSE_SHA256" ] ||
-	die "$tarball does not match the pinned sha256 (expected $SPARSE_SHA256, got $got): remove it to download again"
+cached_tarball "$SPARSE_TARBALL" "$SPARSE_SHA256" >/dev/null # a copy that does not match is an error
 
 stage "building sparse ${SPARSE_DEBVER%-*} into ${dir/#"$HOME"/\~}"
 rm -rf "$dir"
