@@ -61,7 +61,7 @@
 #include <drm/drm.h>
 #include <drm/virtgpu_drm.h>
 
-#include "hostchan.h"
+#include "drm/virtio_gpu/hostchan.h"
 #include "virtgpu.h"
 
 #define PAGE 4096UL

@@ -21,7 +21,7 @@
 #include <xf86drm.h>
 #include <drm/virtgpu_drm.h>
 
-#include "hostchan.h"
+#include "drm/virtio_gpu/hostchan.h"
 #include "virtgpu.h"
 
 #define BUF_SIZE (8UL << 20)
@@ -128,7 +128,7 @@ int main(void)
 	words = (uint64_t *)buf;
 	for (i = 0; i < (int)(BUF_SIZE / 8); i++)
 		words[i] = 0x0123456789abcdefULL * (i + 1);
-	sum = fnv(buf, BUF_SIZE);
+	sum = hostchan_fnv(buf, BUF_SIZE);
 	say("Buffer at %p; its checksum, computed by the process: %016" PRIx64 ".",
 	    (void *)buf, sum);
 

@@ -65,7 +65,7 @@
 #include <drm/drm.h>
 #include <drm/virtgpu_drm.h>
 
-#include "hostchan.h"
+#include "drm/virtio_gpu/hostchan.h"
 #include "virtgpu.h"
 
 #define PAGE 4096UL
@@ -256,7 +256,7 @@ static void check_device(const char *what, uint32_t res, const void *p, size_t l
 
 	if (g.chan < 0)
 		return;
-	want = fnv(p, len);
+	want = hostchan_fnv(p, len);
 	if (g.plant && !strcmp(g.plant, "device"))
 		want ^= 1;
 	g.checks++;
@@ -887,7 +887,7 @@ static void sweep_revoke(const char *name, enum revoke_kind kind)
 		}
 		p = (char *)(((uintptr_t)raw + 2 * MIB - 1) & ~(2 * MIB - 1));
 		madvise(p, len, kind == R_THP_SPLIT ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-		virtgpu_fill(p, len, n);
+		hostchan_fill(p, len, n);
 		ret = create(g.fd, VIRTGPU_BLOB_MEM_GUEST, 0, p, len, &h, &res);
 		if (ret) {
 			failure(false, "%s: setup creation fails: %s", name, strerror(-ret));
@@ -1007,7 +1007,7 @@ static char *map_scattered(size_t len)
 		return NULL;
 	for (i = 0; i < n; i++)
 		p[((i * 7919) % n) * PAGE] = 1;
-	virtgpu_fill(p, len, len);
+	hostchan_fill(p, len, len);
 	return p;
 }
 
@@ -1140,7 +1140,7 @@ int main(int argc, char **argv)
 	sizes[nsizes++] = (typeof(sizes[0])){ "4 MiB scattered", map_scattered(SCATTER_LEN), SCATTER_LEN, NULL };
 	sizes[nsizes] = (typeof(sizes[0])){ "64 MiB THP", map_aligned(THP_LEN, MADV_HUGEPAGE), THP_LEN, NULL };
 	if (sizes[nsizes].p) {
-		virtgpu_fill(sizes[nsizes].p, THP_LEN, 64);
+		hostchan_fill(sizes[nsizes].p, THP_LEN, 64);
 		huge = anon_huge_kib(sizes[nsizes].p);
 		printf("# 64 MiB THP range: %ld KiB THP-backed\n", huge);
 		if (huge < (long)(THP_LEN / 1024))
@@ -1153,7 +1153,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (sizes[i].p && sizes[i].len <= 16 * PAGE)
-			virtgpu_fill(sizes[i].p, sizes[i].len, i + 1);
+			hostchan_fill(sizes[i].p, sizes[i].len, i + 1);
 	}
 	ro = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -1161,7 +1161,7 @@ int main(int argc, char **argv)
 		printf("Bail out! mmap: %s\n", strerror(errno));
 		return 1;
 	}
-	virtgpu_fill(ro, 16 * PAGE, 99);
+	hostchan_fill(ro, 16 * PAGE, 99);
 	mprotect(ro, 16 * PAGE, PROT_READ);
 
 	g.pins = virtgpu_wait_pins(virtgpu_pins(), 1);

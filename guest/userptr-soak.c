@@ -60,7 +60,7 @@
 #include <drm/drm.h>
 #include <drm/virtgpu_drm.h>
 
-#include "hostchan.h"
+#include "drm/virtio_gpu/hostchan.h"
 #include "virtgpu.h"
 
 #define PAGE 4096UL
@@ -239,7 +239,7 @@ static void new_arena(struct world *w, int i)
 	w->a[i].len = len;
 	w->a[i].gen = rnd(&w->rng);
 	w->a[i].split = false;
-	virtgpu_fill(p, len, w->a[i].gen);
+	hostchan_fill(p, len, w->a[i].gen);
 }
 
 /* Mark the slots over [off, off + len) of arena @ai given up. */
@@ -354,7 +354,7 @@ static void check_device(struct world *w, int si)
 
 	if (g.chan < 0 || s->given_up || s->arena < 0)
 		return;
-	want = fnv(w->a[s->arena].base + s->off, s->len);
+	want = hostchan_fnv(w->a[s->arena].base + s->off, s->len);
 	if (g.plant && !strcmp(g.plant, "device"))
 		want ^= 1;
 	pthread_mutex_lock(&g.chan_lock);
@@ -547,7 +547,7 @@ static void op_one(struct world *w, enum op op)
 		/* Planted: the bookkeeping forgets that part was given up. */
 		if (!(g.plant && !strcmp(g.plant, "live") && op == OP_MUNMAP_PART))
 			give_up(w, ai, off, len);
-		virtgpu_fill(w->a[ai].base + off, len, rnd(&w->rng));
+		hostchan_fill(w->a[ai].base + off, len, rnd(&w->rng));
 		break;
 	case OP_MUNMAP_ARENA:
 		ai = pick_arena(w);
@@ -582,7 +582,7 @@ static void op_one(struct world *w, enum op op)
 		w->a[ai].base = q;
 		w->a[ai].len = nlen;
 		if (nlen > old)
-			virtgpu_fill(q + old, nlen - old, rnd(&w->rng));
+			hostchan_fill(q + old, nlen - old, rnd(&w->rng));
 		break;
 	}
 	case OP_WRITE:
@@ -591,7 +591,7 @@ static void op_one(struct world *w, enum op op)
 			return;
 		subrange(w, ai, 16, &off, &len);
 		/* Zero copy: live registrations see it; nothing is given up. */
-		virtgpu_fill(w->a[ai].base + off, len, rnd(&w->rng));
+		hostchan_fill(w->a[ai].base + off, len, rnd(&w->rng));
 		/* Planted: the bookkeeping believes a write gives the range up. */
 		if (g.plant && !strcmp(g.plant, "revoke"))
 			give_up(w, ai, off, len);
@@ -895,7 +895,7 @@ int main(int argc, char **argv)
 		int ret;
 
 		w.a[0] = (struct arena){ .base = p, .len = 16 * PAGE };
-		virtgpu_fill(p, 16 * PAGE, 42);
+		hostchan_fill(p, 16 * PAGE, 42);
 		ret = create(fd, 0, p, 16 * PAGE, &w.s[0].h, &w.s[0].res);
 		atomic_fetch_add(&g.checks, 1);
 		if (ret) {

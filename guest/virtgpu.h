@@ -121,20 +121,6 @@ static inline long virtgpu_vmpin_kib(void)
 	return kib;
 }
 
-/* A pattern from @seed (xorshift64) over @len bytes, 8 at a time. */
-static inline void virtgpu_fill(void *p, size_t len, uint64_t seed)
-{
-	uint64_t *w = p, x = seed | 1;
-	size_t i;
-
-	for (i = 0; i < len / 8; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		w[i] = x;
-	}
-}
-
 static inline long virtgpu_vmstat(const char *key)
 {
 	char line[128];

@@ -8,9 +8,7 @@ JSON, to the virtio-serial port org.virtio-gpu-userptr.host; QEMU connects that
 port to CHANNEL_SOCKET. This relay forwards each command whose name starts
 with 'x-virtio-gpu-' or 'x-query-virtio-gpu-' to QMP and writes QMP's answer
 back as one line; any other command gets an error answer, so the guest cannot
-drive the rest of the monitor. Commands the guest programs know by an older
-name are renamed on the way (ALIASES). It exits when QEMU closes either
-socket.
+drive the rest of the monitor. It exits when QEMU closes either socket.
 """
 import json
 import socket
@@ -18,8 +16,6 @@ import sys
 import time
 
 ALLOWED_PREFIXES = ('x-virtio-gpu-', 'x-query-virtio-gpu-')
-# guest/hostchan.h's name -> the QEMU series' name (renamed in its v2)
-ALIASES = {'x-virtio-gpu-resource-info': 'x-query-virtio-gpu-resource'}
 
 
 def connect(path, timeout=30.0):
@@ -76,7 +72,6 @@ def main():
                                 'desc': 'the host channel only relays %s commands' %
                                 ' and '.join(p + '*' for p in ALLOWED_PREFIXES)}}
         else:
-            cmd['execute'] = ALIASES.get(name, name)
             qmp.write(json.dumps(cmd) + '\n')
             qmp.flush()
             answer = qmp_answer(qmp)

@@ -4,7 +4,8 @@
 # virtio-gpu-gl-pci,blob=on, twice: on QEMU with our series, and on the
 # stock QEMU (only the build fix). Each runs guest/userptr-3d.c: a virgl
 # context, userptr blobs in it, execbuffer with out-fences, revocation, the
-# submit/munmap race, the host's limit of memory entries, read-only refusal.
+# submit/munmap race, the host's limit of memory entries, read-only refusal;
+# the series' host also runs the kselftest cases that need a 3D device.
 # TAP and the guest's kernel log go to build/results/vm-test-3d-HOST/, the
 # summed counts to build/results/vm-test-3d/counts; any splat fails.
 #
@@ -21,6 +22,9 @@ hosts=("$@")
 wrappers=$("$TOP/scripts/host3d.sh" userland "${hosts[@]}")
 bin=$("$TOP/scripts/build-guest.sh")
 
+kselftest_3d=(execbuffer_on_a_revoked_userptr_is_efault execbuffer_racing_munmap
+	transfer_from_host_is_refused host3d_guest_userptr)
+
 sum=$RESULTS/vm-test-3d
 rm -rf "$sum"
 mkdir -p "$sum"
@@ -28,11 +32,20 @@ tp=0 tf=0 ts=0
 for h in "${hosts[@]}"; do
 	name=vm-test-3d-$h
 	payload="echo '### BEGIN userptr-3d-$h'; /opt/bin/userptr-3d --host $h; echo \"### END userptr-3d-$h \$?\"; "
+	files=(--file "$bin/userptr-3d")
+	# The series' kselftest cases that need a 3D device (they skip on the
+	# 2D device of vm-test), on our series' host.
+	if [ "$h" = series ] && [ -x "$bin/kselftest/userptr" ]; then
+		payload+="echo '### BEGIN kselftest-3d-$h'; /opt/bin/userptr"
+		for t in "${kselftest_3d[@]}"; do payload+=" -t $t"; done
+		payload+="; echo \"### END kselftest-3d-$h \$?\"; "
+		files+=(--file "$bin/kselftest/userptr")
+	fi
 	stage "vm-test-3d: userptr-3d on the $h 3D host (virtio-gpu-gl-pci, virglrenderer, llvmpipe)"
 	rc=0
 	USERPTR_QEMU=$wrappers/qemu-$h USERPTR_GPU_DEVICE=virtio-gpu-gl-pci,blob=on \
 		"$TOP/scripts/boot.sh" --kernel debug --name "$name" --timeout "${VM_TEST_TIMEOUT:-1800}" \
-		--file "$bin/userptr-3d" --run "$payload" || rc=$?
+		"${files[@]}" --run "$payload" || rc=$?
 	res=$RESULTS/$name
 	stage "vm-test-3d results, $h host (TAP and kernel log in ${res#"$TOP"/}/)"
 	python3 "$TOP/scripts/tap-summary.py" "$res/output.log" "$res" || true

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The guest suite: boot the debug kernel on the patched QEMU and run every
 # guest test program in one boot: the smoke test, the series' kselftests
-# (under the kselftest runner, run_kselftest.sh), the series' KUnit suite
-# (run by the debug kernel at boot, read from its log), the tests that ask
-# the device what it sees (guest/userptr-host.c) and the demo. TAP per
+# under the kselftest runner, run_kselftest.sh (userptr, and userptr_host,
+# which asks the device what it sees through the host channel that
+# scripts/boot.sh provides), the series' KUnit suite (run by the debug
+# kernel at boot, read from its log) and the demo. TAP per
 # program and the guest kernel log go to build/results/vm-test/; any kernel
 # splat fails the run.
 #
@@ -21,10 +22,6 @@ if [ -f "$bin/kselftest.tar" ]; then
 	tests+=(kselftest)
 	files+=("$bin/kselftest.tar")
 fi
-# Then the tests that check what the device sees (guest/userptr-host.c).
-tests+=(userptr-host)
-files+=("$bin/userptr-host")
-
 # Last, the demo behind 'make run', as one case.
 tests+=(userptr-demo)
 files+=("$bin/userptr-demo")
