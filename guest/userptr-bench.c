@@ -19,7 +19,8 @@
  *   threads     registrations from 1 thread against 2 threads at once
  *   teardown    process exit with N registrations, until all are unpinned
  *   host_read   the host reading a userptr through its mapping against a
- *               native memcpy on the host (QEMU times both)
+ *               native memcpy on the host, whole and in shuffled pieces
+ *               (QEMU times them)
  *
  * Two end points per userptr sample: the caller-visible time (the syscalls
  * returned) and the time until the pages are unpinned. The latter comes from
@@ -328,7 +329,6 @@ static void buffer_free(struct buf *b)
  */
 static struct buf scattered_buffer(size_t len)
 {
-	size_t i, n = len / PAGE;
 	struct buf b = { .len = len, .maplen = len };
 
 	set_thp(0);
@@ -336,8 +336,7 @@ static struct buf scattered_buffer(size_t len)
 	if (b.raw == MAP_FAILED)
 		die("mmap of %zu bytes", len);
 	b.p = b.raw;
-	for (i = 0; i < n; i++)
-		b.raw[((i * 7919) % n) * PAGE] = 1;
+	virtgpu_touch_scattered(b.raw, len);
 	return b;
 }
 
@@ -624,7 +623,8 @@ static void family_revoke(size_t len)
 
 /*
  * The host reading a userptr through the device's mapping of it, against a
- * native memcpy of the same size on the host: QEMU times both itself
+ * native memcpy of the same size on the host, whole and in the mapping's
+ * range sizes in a shuffled order: QEMU times all three itself
  * (x-query-virtio-gpu-read-speed, through the host channel), so no guest
  * clock is involved. A THP-backed 64 MiB range, or a fully scattered one.
  */
@@ -656,7 +656,7 @@ static void family_host_read(int thp)
 		   !(ret = strstr(answer, "{\"return\": "))) {
 		printf("\"error\": \"the host did not answer\"}\n");
 	} else {
-		/* QEMU's own answer, as it came: {"size", "nr-ranges", "mapped-ns", "native-ns"}. */
+		/* QEMU's answer as it came: size, nr-ranges, mapped-ns, native-ns, shuffled-ns. */
 		ret += strlen("{\"return\": ");
 		ret[strcspn(ret, "}") + 1] = 0;
 		printf("\"host\": %s}\n", ret);

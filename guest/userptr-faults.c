@@ -1001,12 +1001,10 @@ static char *map_aligned(size_t len, int advice)
 static char *map_scattered(size_t len)
 {
 	char *p = map_aligned(len, MADV_NOHUGEPAGE);
-	size_t i, n = len / PAGE;
 
 	if (!p)
 		return NULL;
-	for (i = 0; i < n; i++)
-		p[((i * 7919) % n) * PAGE] = 1;
+	virtgpu_touch_scattered(p, len);
 	hostchan_fill(p, len, len);
 	return p;
 }

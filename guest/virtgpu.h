@@ -121,6 +121,19 @@ static inline long virtgpu_vmpin_kib(void)
 	return kib;
 }
 
+/*
+ * Fault in the @len bytes at @p (4 KiB pages, THP off) one page at a time in
+ * a permuted order (a prime stride), so that neighbouring pages end up
+ * physically apart: a fully scattered range.
+ */
+static inline void virtgpu_touch_scattered(char *p, size_t len)
+{
+	size_t i, n = len / 4096;
+
+	for (i = 0; i < n; i++)
+		p[((i * 7919) % n) * 4096] = 1;
+}
+
 static inline long virtgpu_vmstat(const char *key)
 {
 	char line[128];

@@ -106,7 +106,9 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # cached_tarball TARBALL SHA256: print the download cache's copy of TARBALL
 # and succeed when there is one; a copy that does not match SHA256 is an
-# error (it is left for the operator to remove); no copy returns 1.
+# error (it is left for the operator to remove); no copy returns 1. Call
+# it in the script's own shell, not in $(...): there its die would end only
+# the subshell, and the caller would take a bad copy for a missing one.
 cached_tarball() {
 	local out=$CACHE/downloads/$1 got
 	[ -f "$out" ] || return 1

@@ -30,7 +30,9 @@ if [ ! -f "$tarball" ]; then
 	"$TOP/scripts/deps.sh" --setup-apt
 	apt_source_download sparse "$SPARSE_SRCPKG" "$SPARSE_DEBVER" "$SPARSE_TARBALL" "$SPARSE_SHA256" >/dev/null
 fi
-cached_tarball "$SPARSE_TARBALL" "$SPARSE_SHA256" >/dev/null # a copy that does not match is an error
+# Not in a command substitution: a cached copy that does not match the pin
+# must stop the script here (cached_tarball dies), not be downloaded again.
+cached_tarball "$SPARSE_TARBALL" "$SPARSE_SHA256" >/dev/null
 
 stage "building sparse ${SPARSE_DEBVER%-*} into ${dir/#"$HOME"/\~}"
 rm -rf "$dir"

@@ -35,7 +35,7 @@ for h in "${hosts[@]}"; do
 	files=(--file "$bin/userptr-3d")
 	# The series' kselftest cases that need a 3D device (they skip on the
 	# 2D device of vm-test), on our series' host.
-	if [ "$h" = series ] && [ -x "$bin/kselftest/userptr" ]; then
+	if [ "$h" = series ]; then
 		payload+="echo '### BEGIN kselftest-3d-$h'; /opt/bin/userptr"
 		for t in "${kselftest_3d[@]}"; do payload+=" -t $t"; done
 		payload+="; echo \"### END kselftest-3d-$h \$?\"; "
@@ -56,6 +56,16 @@ for h in "${hosts[@]}"; do
 	elif [ $rc -eq 1 ] && ! "$TOP/scripts/splat.sh" "$res/kernel.log" >/dev/null; then
 		echo "vm-test-3d: FAILED: kernel splat in the guest log (${res#"$TOP"/}/kernel.log)"
 		f=$((f + 1))
+	fi
+	# A -t filter that names no test runs nothing and passes: every case of
+	# the list must have reported.
+	if [ "$h" = series ]; then
+		n=$(sed -n '/^### BEGIN kselftest-3d/,/^### END kselftest-3d/p' "$res/output.log" |
+			grep -c -E '^(not )?ok [0-9]+ userptr\.' || true)
+		if [ "$n" -ne ${#kselftest_3d[@]} ]; then
+			echo "vm-test-3d: FAILED: $n of the ${#kselftest_3d[@]} kselftest cases that need 3D reported (${kselftest_3d[*]})"
+			f=$((f + 1))
+		fi
 	fi
 	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
 done

@@ -46,7 +46,7 @@ for k in 1 2 3 4 5 6 7 8 9; do
     for f in virtgpu_userptr.c virtgpu_drv.h virtgpu_kms.c virtgpu_submit.c virtgpu_ioctl.c virtgpu_trace.h virtgpu_object.c virtgpu_display.c virtgpu_gem.c virtgpu_debugfs.c; do ov $D/$f; done
   fi
   [ $k -ge 7 ] && ov Documentation/gpu/virtio-gpu-userptr.rst
-  [ $k -ge 8 ] && { rm -rf tools/testing/selftests/drm; cp -r $FINAL/tools/testing/selftests/drm tools/testing/selftests/; }
+  [ $k -ge 8 ] && { rm -rf tools/testing/selftests/drm; cp -r $FINAL/tools/testing/selftests/drm tools/testing/selftests/; ov tools/testing/selftests/Makefile; }
   # The KUnit include at the end of virtgpu_userptr.c belongs to commit 9.
   if [ $k -lt 9 ] && [ -f $D/virtgpu_userptr.c ]; then
     python3 - $D/virtgpu_userptr.c <<'PY'
