@@ -12,6 +12,9 @@
 
 inc=$BUILD/linux-debug/usr/include
 [ -f "$inc/drm/virtgpu_drm.h" ] || die "no UAPI headers in ${inc#"$TOP"/}: build the debug kernel first (scripts/build-kernel.sh debug)"
+# The series' kselftest directory: its programs, and hostchan.h, which the
+# guest programs include too (a change there rebuilds them).
+kst=$BUILD/src/linux/tools/testing/selftests/drm/virtio_gpu
 out=$BUILD/guest/bin
 mkdir -p "$out"
 cflags=(-O2 -g -Wall -Wextra -Werror -static -pthread -isystem "$inc"
@@ -23,12 +26,11 @@ for c in "$TOP"/guest/*.c; do
 	libs=()
 	grep -q '<xf86drm.h>' "$c" && libs=(-ldrm)
 	if [ ! -x "$bin" ] || [ "$c" -nt "$bin" ] || [ "$inc/drm/virtgpu_drm.h" -nt "$bin" ] ||
-		[ -n "$(find "$TOP/guest" -name '*.h' -newer "$bin" -print -quit)" ]; then
+		[ -n "$(find "$TOP/guest" "$kst" -name '*.h' -newer "$bin" -print -quit 2>/dev/null)" ]; then
 		run_logged "guest-$(basename "$c" .c)" gcc "${cflags[@]}" -o "$bin" "$c" "${libs[@]}"
 	fi
 done
 
-kst=$BUILD/src/linux/tools/testing/selftests/drm/virtio_gpu
 if [ -f "$kst/Makefile" ]; then
 	kflags=(CFLAGS="-O2 -g -Wall -static -pthread -isystem $inc -I$BUILD/src/linux/tools/testing/selftests"
 		LDLIBS="-static -pthread" KHDR_INCLUDES="-isystem $inc")
