@@ -63,6 +63,11 @@ qmp=$res/qmp.sock
 # tsc=reliable: without ACPI or HPET in our kernels the TSC is the only
 # fine-grained clocksource; TCG derives it from host time, so it is sound,
 # and without it benchmarks would see 4 ms jiffies.
+cmdline="console=ttyS0 panic=-1 oops=panic tsc=reliable"
+# The debug kernel gets a legacy pmem region (e820 type 12) at 4 GiB: the
+# first 128 MiB of the RAM above the PCI hole, section-aligned. guest/init
+# mounts it as an ext4 filesystem with -o dax for the kselftest's fs-dax case.
+[ "$kernel" != debug ] || cmdline+=" memmap=128M!4G"
 # la57=off: TCG's "max" CPU offers 5-level paging, under which the debug
 # kernel's early-boot KASAN shadow trips over interrupts (a wild-memory-access
 # report in handle_edge_irq before SMP bring-up, unrelated to what we test).
@@ -71,7 +76,7 @@ args=(
 	-nodefaults -no-user-config -display none -vga none -no-reboot
 	-bios "$firmware/qboot.rom" -L "$firmware"
 	-kernel "$bzimage" -initrd "$res/initrd"
-	-append "console=ttyS0 panic=-1 oops=panic tsc=reliable ${USERPTR_CMDLINE:-}"
+	-append "$cmdline ${USERPTR_CMDLINE:-}"
 	-serial "file:$res/kernel.log" -serial "file:$res/output.log"
 	-device "${USERPTR_GPU_DEVICE:-virtio-gpu-pci,blob=on,x-blob-read-only=on}"
 	-qmp "unix:$qmp,server=on,wait=off"

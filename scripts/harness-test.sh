@@ -75,6 +75,21 @@ expect "boot: a guest that hangs is stopped and reported" 125 'error: the guest 
 expect "boot: a kernel splat in the guest log fails the run" 1 'WARNING: CPU: 0 PID: 1 at harness-test injected' \
 	"$TOP/scripts/boot.sh" --name ht-splat --timeout 240 --run 'echo "WARNING: CPU: 0 PID: 1 at harness-test injected" >/dev/kmsg'
 
+# The host relay forwards only the device's test commands: a guest that
+# asks for anything else (here a harmless query-status, so that a relay that
+# forwarded everything does no harm) gets an error line back.
+expect "host relay: a command other than the device's test commands is refused" 0 'RELAY: .*"error"' \
+	"$TOP/scripts/boot.sh" --name ht-relay --timeout 240 --run '
+		for n in /sys/class/virtio-ports/*/name; do
+			d=${n%/name}
+			[ "$(cat "$n")" != org.virtio-gpu-userptr.host ] || port=/dev/${d##*/}
+		done
+		[ -n "$port" ] || { echo "no host channel port"; exit 1; }
+		exec 3<>"$port"
+		echo "{\"execute\": \"query-status\"}" >&3
+		read -r line <&3
+		echo "RELAY: $line"'
+
 # blob=off, QEMU's default: the device works as before and offers no blobs.
 bin=$BUILD/guest/bin
 if [ -x "$bin/smoke" ]; then
