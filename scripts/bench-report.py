@@ -306,6 +306,10 @@ def table(points, env, res, goals):
     p('  of which the create ioctl: %s; GETPARAM (no host): %s' % (cell(st(rt, 'control_submit')), cell(st(rt, 'getparam'))))
     p('  4 KiB userptr register+release: caller-visible %s, until unpinned %s; io_uring %s' % (
         cell(st(rt, 'userptr_caller')), cell(st(rt, 'userptr_unpinned')), cell(st(rt, 'io_uring'))))
+    if rt and 'dequeue_runs_per_userptr' in rt:
+        p('  runs of the dequeue work (kprobe) per round trip: 4 KiB userptr register+release %.2f '
+          '(its answers come in the interrupt); control %.2f' % (
+              rt['dequeue_runs_per_userptr'], rt['dequeue_runs_per_control']))
     p('')
     p('Registration + release, userptr against io_uring fixed buffers (same buffer, same FOLL_LONGTERM pin):')
     p('  %-3s %-7s %-16s %-8s %-34s %-34s %-34s %s' % ('THP', 'size', 'THP-backed', 'entries', 'userptr caller-visible',
