@@ -14,8 +14,8 @@
  *   roundtrip   a control host command (1x1 2D resource create, wait for its
  *               fence, close) against a 4 KiB userptr create+close
  *   live        create+close of one page with N live registrations, munmap
- *               of an unrelated range with N notifiers, kernel memory per
- *               registration
+ *               of an unrelated range with N notifiers (the levels visited
+ *               in rounds, up and down), kernel memory per registration
  *   threads     registrations from 1 thread against 2 threads at once
  *   teardown    process exit with N registrations, until all are unpinned
  *   host_read   the host reading a userptr through its mapping against a
@@ -808,72 +808,106 @@ static void host_rss_mark(const char *tag)
 	sleep(2);
 }
 
+/* Grow or shrink the live set @live (@have of them now) to @n registrations. */
+static int live_set(uint32_t *live, int have, int n, char *base)
+{
+	int i;
+
+	for (; have < n; have++)
+		live[have] = userptr_create(gpu, base + (size_t)have * PAGE, PAGE, NULL);
+	if (have > n) {
+		for (i = n; i < have; i++)
+			gem_close(gpu, live[i]);
+		unpins(have - n);
+	}
+	return n;
+}
+
+/*
+ * Create+close of one more page with N live registrations. The levels are
+ * visited in rounds, up then down (1, 100, 1000, 10000, 10000, 1000, ...),
+ * each visit taking a share of the samples, so that a drift of the host's
+ * speed during the family reaches every level alike.
+ */
+#define LIVE_ROUNDS 4
 static void family_live(void)
 {
 	static const int counts[] = { 1, 100, 1000, MAX_LIVE };
+	enum { NL = sizeof(counts) / sizeof(counts[0]) };
 	static uint32_t live[MAX_LIVE];
-	static double cv[MAX_SAMPLES], cu[MAX_SAMPLES], mu[MAX_SAMPLES];
+	static double cv[NL][MAX_SAMPLES], cu[NL][MAX_SAMPLES], mu[NL][MAX_SAMPLES];
+	int per = (nsamples + LIVE_ROUNDS - 1) / LIVE_ROUNDS, k[NL] = { 0 }, have = 0;
+	long slab0, vm0, sun0, pt0;
 	struct buf b;
-	int l, i, k;
+	int r, j, i;
 
 	set_thp(0);
 	b = buffer((MAX_LIVE + 1) * PAGE);
-	for (l = 0; l < (int)(sizeof(counts) / sizeof(counts[0])); l++) {
-		int n = counts[l];
-		long slab0 = 0, vm0 = 0, sun0 = 0, pt0 = 0;
 
-		if (n == MAX_LIVE) {
-			host_rss_mark("live-before");
-			slab0 = meminfo("Slab");
-			sun0 = meminfo("SUnreclaim");
-			vm0 = meminfo("VmallocUsed");
-			pt0 = meminfo("PageTables");
-		}
-		for (i = 0; i < n; i++)
-			live[i] = userptr_create(gpu, b.p + (size_t)i * PAGE, PAGE, NULL);
-		if (n == MAX_LIVE) {
-			printf("BENCH {\"family\": \"kmem\", \"live\": %d, \"slab_kib\": %ld, \"sunreclaim_kib\": %ld, "
-			       "\"vmalloc_kib\": %ld, \"pagetables_kib\": %ld}\n", n,
-			       meminfo("Slab") - slab0, meminfo("SUnreclaim") - sun0,
-			       meminfo("VmallocUsed") - vm0, meminfo("PageTables") - pt0);
-			host_rss_mark("live-after");
-		}
-		for (i = 0, k = 0; i < WARMUP + nsamples; i++) {
-			double vis, unp, t0, m;
-			char *x;
+	/* Kernel memory of MAX_LIVE registrations, from none. */
+	host_rss_mark("live-before");
+	slab0 = meminfo("Slab");
+	sun0 = meminfo("SUnreclaim");
+	vm0 = meminfo("VmallocUsed");
+	pt0 = meminfo("PageTables");
+	have = live_set(live, have, MAX_LIVE, b.p);
+	printf("BENCH {\"family\": \"kmem\", \"live\": %d, \"slab_kib\": %ld, \"sunreclaim_kib\": %ld, "
+	       "\"vmalloc_kib\": %ld, \"pagetables_kib\": %ld}\n", MAX_LIVE,
+	       meminfo("Slab") - slab0, meminfo("SUnreclaim") - sun0,
+	       meminfo("VmallocUsed") - vm0, meminfo("PageTables") - pt0);
+	host_rss_mark("live-after");
+	have = live_set(live, have, 0, b.p);
 
-			/* munmap of an unrelated, populated 64 KiB range in a process with n notifiers */
-			x = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-			if (x == MAP_FAILED)
-				die("mmap");
-			if (i & 1) {
-				t0 = now_us();
-				munmap(x, 64 * 1024);
-				m = now_us() - t0;
-				unp = userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
-			} else {
-				unp = userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
-				t0 = now_us();
-				munmap(x, 64 * 1024);
-				m = now_us() - t0;
-			}
-			if (i >= WARMUP) {
-				cv[k] = vis;
-				cu[k] = unp;
-				mu[k++] = m;
+	for (r = 0; r < LIVE_ROUNDS; r++) {
+		for (j = 0; j < NL; j++) {
+			int l = (r & 1) ? NL - 1 - j : j;
+
+			have = live_set(live, have, counts[l], b.p);
+			/*
+			 * Let the work that thousands of creations or closes
+			 * left behind (freeing, RCU) finish: without this
+			 * pause, it ran in the next level's samples and made
+			 * create+close up to 1.4x slower at the level visited
+			 * after a large change, whatever its N.
+			 */
+			sleep(1);
+			for (i = 0; i < WARMUP + per; i++) {
+				double vis, unp, t0, m;
+				char *x;
+
+				/* munmap of an unrelated, populated 64 KiB range in a process with n notifiers */
+				x = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+				if (x == MAP_FAILED)
+					die("mmap");
+				if (i & 1) {
+					t0 = now_us();
+					munmap(x, 64 * 1024);
+					m = now_us() - t0;
+					unp = userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
+				} else {
+					unp = userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
+					t0 = now_us();
+					munmap(x, 64 * 1024);
+					m = now_us() - t0;
+				}
+				if (i >= WARMUP && k[l] < MAX_SAMPLES) {
+					cv[l][k[l]] = vis;
+					cu[l][k[l]] = unp;
+					mu[l][k[l]++] = m;
+				}
 			}
 		}
-		printf("BENCH {\"family\": \"live\", \"live\": %d, ", n);
-		jarray("userptr_caller_us", cv, k, 1);
-		jarray("userptr_unpinned_us", cu, k, 1);
-		jarray("munmap_other_us", mu, k, 0);
-		printf("}\n");
-		fflush(stdout);
-		for (i = 0; i < n; i++)
-			gem_close(gpu, live[i]);
-		unpins(n);
 	}
+	have = live_set(live, have, 0, b.p);
+	for (j = 0; j < NL; j++) {
+		printf("BENCH {\"family\": \"live\", \"live\": %d, \"rounds\": %d, ", counts[j], LIVE_ROUNDS);
+		jarray("userptr_caller_us", cv[j], k[j], 1);
+		jarray("userptr_unpinned_us", cu[j], k[j], 1);
+		jarray("munmap_other_us", mu[j], k[j], 0);
+		printf("}\n");
+	}
+	fflush(stdout);
 	buffer_free(&b);
 }
 
