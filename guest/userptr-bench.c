@@ -74,7 +74,8 @@
 #define TRACEFS "/sys/kernel/tracing"
 #define PROBE "userptr_bench/unpinned"
 /* Counts the runs of the driver's dequeue work (kprobe_profile). */
-#define DEQUEUE_PROBE "userptr_bench/dequeue_work"
+#define DEQUEUE_EVENT "dequeue_work"
+#define DEQUEUE_PROBE "userptr_bench/" DEQUEUE_EVENT
 #define EVENT_TIMEOUT_MS 60000
 
 static int gpu, ring, nsamples = 31, teardown_samples = 31;
@@ -737,7 +738,6 @@ static void family_roundtrip(void)
 	set_thp(0);
 	b = buffer(PAGE);
 	for (i = 0; i < WARMUP + nsamples; i++) {
-
 		if (i & 1) {
 			r = control_roundtrip(&s);
 			unp = userptr_cycle(b.p, PAGE, &vis);
@@ -761,15 +761,15 @@ static void family_roundtrip(void)
 	 * Who delivers the answers: the dequeue work's runs per round trip,
 	 * apart from the timed samples (its kprobe costs a little).
 	 */
-	h0 = probe_hits(strchr(DEQUEUE_PROBE, '/') + 1);
+	h0 = probe_hits(DEQUEUE_EVENT);
 	for (i = 0; i < nsamples; i++)
 		userptr_cycle(b.p, PAGE, &vis);
-	h1 = probe_hits(strchr(DEQUEUE_PROBE, '/') + 1);
+	h1 = probe_hits(DEQUEUE_EVENT);
 	for (i = 0; i < nsamples; i++)
 		control_roundtrip(&s);
 	/* The last close's UNREF: its answer may still be on its way. */
 	usleep(100000);
-	h2 = probe_hits(strchr(DEQUEUE_PROBE, '/') + 1);
+	h2 = probe_hits(DEQUEUE_EVENT);
 	printf("BENCH {\"family\": \"roundtrip\", \"bytes\": 4096, ");
 	printf("\"dequeue_runs_per_userptr\": %.3f, \"dequeue_runs_per_control\": %.3f, ",
 	       (double)(h1 - h0) / nsamples, (double)(h2 - h1) / nsamples);
@@ -865,10 +865,9 @@ static void family_live(void)
 			have = live_set(live, have, counts[l], b.p);
 			/*
 			 * Let the work that thousands of creations or closes
-			 * left behind (freeing, RCU) finish: without this
-			 * pause, it ran in the next level's samples and made
-			 * create+close up to 1.4x slower at the level visited
-			 * after a large change, whatever its N.
+			 * left behind (freeing, RCU) finish before sampling.
+			 * (It does not remove the spread of this family
+			 * between runs; see the README.)
 			 */
 			sleep(1);
 			for (i = 0; i < WARMUP + per; i++) {
