@@ -7,6 +7,19 @@
 # the cache) at base and at each commit: a warning that base does not have
 # fails that commit.
 #
+# Linux configurations: every step starts again from the debug kernel's
+# configuration (as built at HEAD), run through olddefconfig at that commit,
+# so an option the series adds late (its KUnit tests) is back on at the
+# commit that adds it. The kernel builds use it as it is: debug.config turns
+# MMU_NOTIFIER on at every commit (see there), so no step recompiles the
+# whole kernel. The W=1 and sparse builds of the driver run in their own
+# object directory (build/linux-bisect-w1) with X86_SGX off, so each commit
+# compiles the driver with MMU_NOTIFIER as its own Kconfig leaves it: a
+# patch that used the notifier before the one that selects it fails there.
+# At HEAD the step's configuration must be the debug kernel's, and the W=1
+# build must compile every object the debug build has in the driver's
+# directory.
+#
 # Prints one 'PASS name' or 'FAIL name' line per case, a failure followed by
 # its details indented (the new warnings, the build errors); exits non-zero
 # on a failure. Refuses to run on a work tree whose work is not in the series.
@@ -65,20 +78,34 @@ for w in "${trees[@]}"; do
 	trap 'git -C "$src" checkout -q "$head"' EXIT
 	if [ $w = linux ]; then
 		if [ -n "${BISECT_LINUX_TREE:-}" ]; then
-			obj=$BISECT_LINUX_OBJ
+			obj=$BISECT_LINUX_OBJ w1obj=$BISECT_LINUX_OBJ
 		else
 			ensure_built kernel-debug
-			obj=$BUILD/linux-debug
+			obj=$BUILD/linux-debug w1obj=$BUILD/linux-bisect-w1
+			mkdir -p "$w1obj"
 		fi
+		# The configurations every step starts from (see the header).
+		cp "$obj/.config" "$obj/.config.bisect"
+		sed 's/^CONFIG_X86_SGX=y$/# CONFIG_X86_SGX is not set/' "$obj/.config" >"$w1obj/.config.bisect-w1"
+		# What the debug build compiled in the driver's directory at HEAD.
+		(cd "$obj" && find drivers/gpu/drm/virtio -name '*.o' ! -name '*built-in*' ! -name '*.mod.o' | LC_ALL=C sort) \
+			>"$obj/.bisect-objects-head.txt"
+		configure() {
+			cp "$obj/.config.bisect" "$obj/.config"
+			[ "$w1obj" = "$obj" ] || cp "$w1obj/.config.bisect-w1" "$w1obj/.config"
+			make -C "$src" O="$obj" -s olddefconfig >/dev/null
+			[ "$w1obj" = "$obj" ] || make -C "$src" O="$w1obj" -s olddefconfig >/dev/null
+		}
 		wkind="W=1 and sparse"
 		git -C "$src" checkout -q --detach base
+		configure
 		if sparse_ok "$src"; then
 			echo "PASS linux: $(basename "${SPARSE%/bin/sparse}") (built from Debian's source) parses Linux $LINUX_VERSION (scripts/checker-valid.sh)"
 		else
 			echo "FAIL linux: sparse ($SPARSE) cannot parse Linux $LINUX_VERSION (scripts/checker-valid.sh)"
 			rc=1
 		fi
-		warnings "$src" "$obj" base >"$LOGS/bisect-warnings-base.txt"
+		warnings "$src" "$w1obj" base >"$LOGS/bisect-warnings-base.txt"
 	else
 		ensure_built qemu
 		obj=$BUILD/qemu
@@ -91,7 +118,21 @@ for w in "${trees[@]}"; do
 		git -C "$src" checkout -q --detach "$c"
 		log=$LOGS/bisect-$w-$n.log
 		if [ $w = linux ]; then
-			warnings "$src" "$obj" "$n" >"$LOGS/bisect-warnings-$n.txt"
+			configure
+			warnings "$src" "$w1obj" "$n" >"$LOGS/bisect-warnings-$n.txt"
+			if [ "$c" = "$(git -C "$src" rev-parse "$head")" ] && [ -z "${BISECT_LINUX_TREE:-}" ]; then
+				missed=$(grep -oE '^  CC +drivers/gpu/drm/virtio/[^ ]+\.o$' "$LOGS/bisect-w1-raw-$n.log" |
+					awk '{print $2}' | LC_ALL=C sort | LC_ALL=C comm -23 "$obj/.bisect-objects-head.txt" -)
+				if ! cmp -s "$obj/.config" "$obj/.config.bisect"; then
+					echo "FAIL linux $(printf %04d $n): the step's configuration at HEAD is the debug kernel's ($(diff "$obj/.config.bisect" "$obj/.config" | grep -c '^[<>]') lines differ)"
+					rc=1
+				elif [ -n "$missed" ]; then
+					echo "FAIL linux $(printf %04d $n): the W=1 and sparse build compiles every object of the debug build in drivers/gpu/drm/virtio (missing: $(echo "$missed" | tr '\n' ' '))"
+					rc=1
+				else
+					echo "PASS linux $(printf %04d $n): at HEAD the step's configuration is the debug kernel's, and the W=1 and sparse build compiles every object of the debug build in drivers/gpu/drm/virtio ($(grep -c . "$obj/.bisect-objects-head.txt"))"
+				fi
+			fi
 			new=$(LC_ALL=C comm -13 "$LOGS/bisect-warnings-base.txt" "$LOGS/bisect-warnings-$n.txt")
 			if [ -n "$new" ]; then
 				echo "FAIL linux $(printf %04d $n): no new $wkind warnings in drivers/gpu/drm/virtio ($(grep -c . <<<"$new") new; log: build/logs/bisect-w1-raw-$n.log)"
