@@ -15,7 +15,9 @@
  *               fence, close) against a 4 KiB userptr create+close
  *   live        create+close of one page with N live registrations, munmap
  *               of an unrelated range with N notifiers (the levels visited
- *               in rounds, up and down), kernel memory per registration
+ *               in rounds, up and down), kernel memory per registration;
+ *               then 1 and 10000 live in alternating blocks, each sample
+ *               followed by the control round trip, for the goal
  *   threads     registrations from 1 thread against 2 threads at once
  *   teardown    process exit with N registrations, until all are unpinned
  *   host_read   the host reading a userptr through its mapping against a
@@ -830,12 +832,15 @@ static int live_set(uint32_t *live, int have, int n, char *base)
  * speed during the family reaches every level alike.
  */
 #define LIVE_ROUNDS 4
+#define LIVE_PAIRS 8	/* MAX_LIVE blocks in the alternation, between 1-live blocks */
+#define LIVE_BLOCK 8	/* samples per block */
 static void family_live(void)
 {
 	static const int counts[] = { 1, 100, 1000, MAX_LIVE };
 	enum { NL = sizeof(counts) / sizeof(counts[0]) };
 	static uint32_t live[MAX_LIVE];
 	static double cv[NL][MAX_SAMPLES], cu[NL][MAX_SAMPLES], mu[NL][MAX_SAMPLES];
+	static double pv[2 * LIVE_PAIRS + 1][LIVE_BLOCK], pc[2 * LIVE_PAIRS + 1][LIVE_BLOCK];
 	int per = (nsamples + LIVE_ROUNDS - 1) / LIVE_ROUNDS, k[NL] = { 0 }, have = 0;
 	long slab0, vm0, sun0, pt0;
 	struct buf b;
@@ -898,7 +903,44 @@ static void family_live(void)
 			}
 		}
 	}
+	/*
+	 * The goal's figure: 1 and MAX_LIVE live in alternating blocks,
+	 * 1, MAX_LIVE, 1, ..., 1. The host's speed under TCG moves by up to
+	 * 2x between blocks a few seconds apart, far more than any effect of
+	 * the live count. So each sample is followed by the control round
+	 * trip (a host command that no live registration touches), and a
+	 * block is measured in control round trips; each MAX_LIVE block is
+	 * then compared with the 1-live blocks just before and after it.
+	 */
+	have = live_set(live, have, 1, b.p);
+	for (r = 0; r < 2 * LIVE_PAIRS + 1; r++) {
+		int n = (r & 1) ? MAX_LIVE : 1;
+
+		have = live_set(live, have, n, b.p);
+		sleep(1);
+		for (i = 0; i < WARMUP + LIVE_BLOCK; i++) {
+			double vis;
+
+			double sub, c;
+
+			userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
+			c = control_roundtrip(&sub);
+			if (i >= WARMUP) {
+				pv[r][i - WARMUP] = vis;
+				pc[r][i - WARMUP] = c;
+			}
+		}
+	}
 	have = live_set(live, have, 0, b.p);
+	printf("BENCH {\"family\": \"live_pairs\", \"live\": [1, %d], \"blocks\": [", MAX_LIVE);
+	for (r = 0; r < 2 * LIVE_PAIRS + 1; r++) {
+		printf("%s{\"live\": %d, ", r ? ", " : "", (r & 1) ? MAX_LIVE : 1);
+		jarray("userptr_caller_us", pv[r], LIVE_BLOCK, 1);
+		jarray("control_us", pc[r], LIVE_BLOCK, 0);
+		printf("}");
+	}
+	printf("]}\n");
+
 	for (j = 0; j < NL; j++) {
 		printf("BENCH {\"family\": \"live\", \"live\": %d, \"rounds\": %d, ", counts[j], LIVE_ROUNDS);
 		jarray("userptr_caller_us", cv[j], k[j], 1);
