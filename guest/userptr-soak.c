@@ -111,9 +111,20 @@ static struct {
 	atomic_ulong checks, failures, tolerated;
 	atomic_ulong device_checks;
 	pthread_mutex_t print_lock;
+	/*
+	 * Held around every mapping whose place the kernel chooses (mmap
+	 * without MAP_FIXED, mremap with MREMAP_MAYMOVE) and around the
+	 * munmap and mmap(MAP_FIXED) that replace part of an arena. Without
+	 * it another thread's new mapping can land in the hole between the
+	 * two; the MAP_FIXED, or a later munmap of this arena, then destroys
+	 * that thread's memory: seen as EFAULT on creations in a held arena
+	 * and forked children killed by SIGSEGV.
+	 */
+	pthread_mutex_t vm_lock;
 } g = {
 	.chan_lock = PTHREAD_MUTEX_INITIALIZER,
 	.print_lock = PTHREAD_MUTEX_INITIALIZER,
+	.vm_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static void violation(const char *fmt, ...)
@@ -218,11 +229,13 @@ static void new_arena(struct world *w, int i)
 	bool thp = below(&w->rng, 6) == 0;
 	size_t len = thp ? 4 * MIB : (1 + below(&w->rng, 512)) * PAGE;
 	size_t maplen = thp ? len + 2 * MIB : len;
-	char *raw = mmap(NULL, maplen, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *p;
+	char *raw, *p;
 
+	pthread_mutex_lock(&g.vm_lock);
+	raw = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	w->a[i].base = NULL;
 	if (raw == MAP_FAILED) {
+		pthread_mutex_unlock(&g.vm_lock);
 		violation("thread %d: mmap of %zu bytes: %s", w->id, maplen, strerror(errno));
 		return;
 	}
@@ -235,6 +248,7 @@ static void new_arena(struct world *w, int i)
 			munmap(p + len, raw + maplen - (p + len));
 		madvise(p, len, MADV_HUGEPAGE);
 	}
+	pthread_mutex_unlock(&g.vm_lock);
 	w->a[i].base = p;
 	w->a[i].len = len;
 	w->a[i].gen = rnd(&w->rng);
@@ -525,6 +539,7 @@ static void op_one(struct world *w, enum op op)
 		if (ai < 0)
 			return;
 		subrange(w, ai, 64, &off, &len);
+		pthread_mutex_lock(&g.vm_lock);
 		if (op == OP_MUNMAP_PART)
 			ret = munmap(w->a[ai].base + off, len);
 		else if (op == OP_DONTNEED)
@@ -532,16 +547,19 @@ static void op_one(struct world *w, enum op op)
 		else
 			ret = 0;
 		if (ret) {
+			pthread_mutex_unlock(&g.vm_lock);
 			violation("thread %d: %s: %s", w->id, op_name[op], strerror(errno));
 			return;
 		}
 		if (op != OP_DONTNEED &&
 		    mmap(w->a[ai].base + off, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != w->a[ai].base + off) {
+			pthread_mutex_unlock(&g.vm_lock);
 			violation("thread %d: mmap(MAP_FIXED): %s", w->id, strerror(errno));
 			forget_arena(w, ai);
 			return;
 		}
+		pthread_mutex_unlock(&g.vm_lock);
 		if (op != OP_DONTNEED)
 			w->a[ai].split = true;
 		/* Planted: the bookkeeping forgets that part was given up. */
@@ -570,7 +588,9 @@ static void op_one(struct world *w, enum op op)
 		nlen = (1 + below(&w->rng, 2 * old / PAGE)) * PAGE;
 		if (nlen > 8 * MIB)
 			nlen = 8 * MIB;
+		pthread_mutex_lock(&g.vm_lock);
 		q = mremap(w->a[ai].base, old, nlen, MREMAP_MAYMOVE);
+		pthread_mutex_unlock(&g.vm_lock);
 		if (q == MAP_FAILED) {
 			violation("thread %d: mremap %zu -> %zu: %s", w->id, old, nlen, strerror(errno));
 			return;
@@ -670,9 +690,13 @@ static void *thread_main(void *arg)
 	check_debugfs(w);
 	if (g.plant && !strcmp(g.plant, "leak") && w->id == 0 && w->fd >= 0) {
 		/* Planted: one more userptr, its file and memory kept. */
-		char *p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 		uint32_t h;
+		char *p;
+
+		pthread_mutex_lock(&g.vm_lock);
+		p = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		pthread_mutex_unlock(&g.vm_lock);
 
 		if (p == MAP_FAILED || create(w->fd, 0, p, 16 * PAGE, &h, NULL))
 			violation("thread 0: the planted leak could not be made");
