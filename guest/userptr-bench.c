@@ -919,9 +919,7 @@ static void family_live(void)
 		have = live_set(live, have, n, b.p);
 		sleep(1);
 		for (i = 0; i < WARMUP + LIVE_BLOCK; i++) {
-			double vis;
-
-			double sub, c;
+			double vis, sub, c;
 
 			userptr_cycle(b.p + (size_t)MAX_LIVE * PAGE, PAGE, &vis);
 			c = control_roundtrip(&sub);

@@ -15,6 +15,7 @@ is written, saying what failed.
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 
@@ -222,43 +223,36 @@ def analyse(points, env, rss):
     # each sample in control round trips (the create+close over the control
     # command that followed it), a block's p50 of those, each 10000-live
     # block against the mean of the 1-live blocks on either side, and the
-    # median of those ratios. Without the blocks (an older benchmark), from
-    # the rounds' pooled samples.
+    # median of those ratios. No blocks: not measured.
+    def against_neighbours(v):
+        return [div(v[i], ((v[i - 1] or 0) + (v[i + 1] or 0)) / 2) for i in range(1, len(v) - 1, 2)]
+
     lp = one('live_pairs')
     pair = None
     if lp:
-        bp = [p50(stats([div(u, c) for u, c in zip(b['userptr_caller_us'], b['control_us'])]))
-              for b in lp['blocks']]
-        braw = [p50(stats(b['userptr_caller_us'])) for b in lp['blocks']]
-        ratios = [div(bp[i], ((bp[i - 1] or 0) + (bp[i + 1] or 0)) / 2)
-                  for i in range(1, len(bp) - 1, 2)]
-        ratios = [r for r in ratios if finite(r)]
-        if ratios:
-            a = stats(ratios)
-            raw = [div(braw[i], ((braw[i - 1] or 0) + (braw[i + 1] or 0)) / 2) for i in range(1, len(braw) - 1, 2)]
-            pair = {'ratios': ratios, 'median': a['p50'], 'min': a['min'], 'max': a['max'],
-                    'ratios_in_us': raw,
-                    'block_p50_rt_1_live': bp[0::2], 'block_p50_rt_max_live': bp[1::2],
-                    'block_p50_us_1_live': braw[0::2], 'block_p50_us_max_live': braw[1::2]}
-            res['live_pairs'] = pair
-    if pair:
-        ones, many = stats(pair['block_p50_us_1_live']), stats(pair['block_p50_us_max_live'])
-        ro, rm = stats(pair['block_p50_rt_1_live']), stats(pair['block_p50_rt_max_live'])
-        goal('live', pair['median'],
-             'in %d blocks of 10000 live, each against the 1-live blocks on either side, create+close costs %.2fx '
-             '(median; %.2fx to %.2fx) in control round trips: %.2f to %.2f round trips with 1 live, %.2f to %.2f '
-             'with 10000; in microseconds the 1-live blocks\' p50s range over %s..%s, the 10000-live ones over '
-             '%s..%s; from the rounds, %.1f ns more per live registration between 1000 and 10000, and munmap of an '
-             'unrelated range, which only the guest\'s notifier tree sees, goes from %s to %s'
-             % (len(pair['ratios']), pair['median'], pair['min'], pair['max'], ro['min'], ro['max'], rm['min'],
-                rm['max'], us(ones['min']), us(ones['max']), us(many['min']), us(many['max']),
-                (per_live or 0) * 1000, us(m1), us(m10k)))
-    else:
-        goal('live', div(l10k, l1),
-             'create+close costs %s with 10000 live against %s with 1: %.1f ns more per live registration between '
-             '1000 and 10000, while munmap of an unrelated range, which only the guest\'s notifier tree sees, goes '
-             'from %s to %s'
-             % (us(l10k), us(l1), (per_live or 0) * 1000, us(m1), us(m10k)))
+        brt = [p50(stats([div(u, c) for u, c in zip(b['userptr_caller_us'], b['control_us'])]))
+               for b in lp['blocks']]
+        bus = [p50(stats(b['userptr_caller_us'])) for b in lp['blocks']]
+        pair = {'ratios': against_neighbours(brt), 'ratios_in_us': against_neighbours(bus),
+                'block_p50_rt_1_live': brt[0::2], 'block_p50_rt_max_live': brt[1::2],
+                'block_p50_us_1_live': bus[0::2], 'block_p50_us_max_live': bus[1::2]}
+        res['live_pairs'] = pair
+    a = stats(pair['ratios']) if pair else None
+    cause = None
+    if a:
+        pair.update(median=statistics.median(r for r in pair['ratios'] if finite(r)), min=a['min'], max=a['max'])
+        s1, s2 = stats(pair['block_p50_us_1_live']), stats(pair['block_p50_us_max_live'])
+        r1, r2 = stats(pair['block_p50_rt_1_live']), stats(pair['block_p50_rt_max_live'])
+        cause = ('in %d blocks of 10000 live, each against the 1-live blocks on either side, create+close costs '
+                 '%.2fx (median; %.2fx to %.2fx) in control round trips: %.2f to %.2f round trips with 1 live, '
+                 '%.2f to %.2f with 10000; in microseconds the 1-live blocks\' p50s range over %s..%s, the '
+                 '10000-live ones over %s..%s; from the rounds, %.1f ns more per live registration between 1000 '
+                 'and 10000, and munmap of an unrelated range, which only the guest\'s notifier tree sees, goes '
+                 'from %s to %s'
+                 % (a['n'], pair['median'], a['min'], a['max'], r1['min'], r1['max'], r2['min'], r2['max'],
+                    us(s1['min']), us(s1['max']), us(s2['min']), us(s2['max']), (per_live or 0) * 1000,
+                    us(m1), us(m10k)))
+    goal('live', pair['median'] if a else None, cause)
 
     cp = one('copy', thp=False)
     cpu, cps, cpc = p50(st(cp, 'userptr_caller')), p50(st(cp, 'copy_staging')), p50(st(cp, 'copy_cold'))
@@ -396,7 +390,7 @@ def table(points, env, res, goals):
         p('  1 and 10000 live in alternating blocks (%d samples each), each 10000-live block against the 1-live '
           'blocks on either side, in control round trips: %s (in microseconds: %s)' % (
               len(fam['live_pairs'][0]['blocks'][0]['userptr_caller_us']),
-              ' '.join('%.2fx' % r for r in pair['ratios']),
+              ' '.join('%.2fx' % r if finite(r) else 'n/a' for r in pair['ratios']),
               ' '.join('%.2fx' % r if finite(r) else 'n/a' for r in pair['ratios_in_us'])))
     if finite(res.get('live_rounds_ns_per_registration')):
         p('  from the rounds, in microseconds: %.1f ns more per live registration between 1000 and 10000'
