@@ -78,6 +78,9 @@
 /* Counts the runs of the driver's dequeue work (kprobe_profile). */
 #define DEQUEUE_EVENT "dequeue_work"
 #define DEQUEUE_PROBE "userptr_bench/" DEQUEUE_EVENT
+/* Counts the runs of the driver's userptr worker, which revocations may need. */
+#define WORKER_EVENT "userptr_work"
+#define WORKER_PROBE "userptr_bench/" WORKER_EVENT
 #define EVENT_TIMEOUT_MS 60000
 
 static int gpu, ring, nsamples = 31, teardown_samples = 31;
@@ -195,6 +198,8 @@ static void trace_setup(void)
 	tracefs_write("events/" PROBE "/enable", "1", O_TRUNC);
 	tracefs_write("kprobe_events", "p:" DEQUEUE_PROBE " virtio_gpu_dequeue_ctrl_func\n", O_APPEND);
 	tracefs_write("events/" DEQUEUE_PROBE "/enable", "1", O_TRUNC);
+	tracefs_write("kprobe_events", "p:" WORKER_PROBE " virtio_gpu_userptr_work\n", O_APPEND);
+	tracefs_write("events/" WORKER_PROBE "/enable", "1", O_TRUNC);
 	tracefs_write("trace", "", O_TRUNC);
 	trace_fd = open(TRACEFS "/trace_pipe", O_RDONLY | O_NONBLOCK);
 	if (trace_fd < 0)
@@ -589,6 +594,7 @@ static void family_revoke(size_t len)
 {
 	static double mv[MAX_SAMPLES], mu[MAX_SAMPLES], cv[MAX_SAMPLES], cu[MAX_SAMPLES];
 	static double bv[MAX_SAMPLES], bu[MAX_SAMPLES], md[MAX_SAMPLES];
+	long w0 = probe_hits(WORKER_EVENT);
 	int i, j, k = 0;
 	char s[32];
 
@@ -634,6 +640,9 @@ static void family_revoke(size_t len)
 		}
 	}
 	printf("BENCH {\"family\": \"revoke\", \"thp\": false, \"bytes\": %zu, \"label\": \"%s\", ", len, sz(len, s));
+	/* Only the munmap side can need the worker: one revocation a round. */
+	printf("\"worker_runs_per_revoke\": %.3f, ",
+	       (double)(probe_hits(WORKER_EVENT) - w0) / (WARMUP + nsamples));
 	jarray("munmap_caller_us", mv, k, 1);
 	jarray("munmap_unpinned_us", mu, k, 1);
 	jarray("munmap_done_us", md, k, 1);

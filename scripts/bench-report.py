@@ -201,18 +201,23 @@ def analyse(points, env, rss):
     mv, cv = p50(st(rv, 'munmap_caller')), p50(st(rv, 'close_caller'))
     bv, bu = p50(st(rv, 'close_munmap_caller')), p50(st(rv, 'close_munmap_done'))
     md = p50(st(rv, 'munmap_done'))
+    wr = (rv or {}).get('worker_runs_per_revoke')
+    who = ('the userptr worker ran %.2f times per revocation (%s)' % (
+        wr, 'the MMU notifier sent RESOURCE_UNREF itself' if wr < 0.05 else 'a wake-up after the notifier')
+        if isinstance(wr, (int, float)) and finite(wr) else 'the userptr worker runs were not counted')
     goal('revoke', div(mu, cu),
          'after munmap the pages are unpinned %s after the call started (munmap itself returns after %s); after a '
-         'close, %s (close returns after %s): revocation costs %s more, %.2f host round trips'
-         % (us(mu), us(mv), us(cu), us(cv), us((mu or 0) - (cu or 0)), div((mu or 0) - (cu or 0), rt_us) or float('nan'))
+         'close, %s (close returns after %s): revocation costs %s more, %.2f host round trips; %s'
+         % (us(mu), us(mv), us(cu), us(cv), us((mu or 0) - (cu or 0)), div((mu or 0) - (cu or 0), rt_us) or float('nan'),
+            who)
          + ('; close then munmap, the same end state, is done after %s, so %s of the difference is the munmap '
             'that the close side leaves out' % (us(bu), us((bu or 0) - (cu or 0))) if finite(bu) else ''))
     goal('revoke_same_end', div(md, bu),
          'munmap of the registered range has returned and its pages are unpinned %s after the call started (p50s '
          'of each: %s and %s); close then munmap return after %s, both done %s: revocation costs %s more, %.2f host '
-         'round trips: the userptr worker runs after the notifier (a wake-up and a fence check the close does not '
-         'need; the close sends RESOURCE_UNREF from the caller), and munmap waits for nothing of ours'
-         % (us(md), us(mv), us(mu), us(bv), us(bu), us((md or 0) - (bu or 0)), div((md or 0) - (bu or 0), rt_us) or float('nan')))
+         'round trips; %s; munmap waits for nothing of ours'
+         % (us(md), us(mv), us(mu), us(bv), us(bu), us((md or 0) - (bu or 0)), div((md or 0) - (bu or 0), rt_us) or float('nan'),
+            who))
 
     lv = {p['live']: p for p in fam.get('live', [])}
     l1, l1k, l10k = (p50(st(lv.get(n), 'userptr_caller')) for n in (1, 1000, 10000))
@@ -378,6 +383,10 @@ def table(points, env, res, goals):
     p('  close:        returns %s, unpinned %s' % (cell(st(rv, 'close_caller')), cell(st(rv, 'close_unpinned'))))
     p('  close+munmap: returns %s, both done %s' % (cell(st(rv, 'close_munmap_caller')),
                                                    cell(st(rv, 'close_munmap_done'))))
+    if rv and 'worker_runs_per_revoke' in rv:
+        p('  runs of the userptr worker (kprobe) per revocation: %.2f (%s)' % (
+            rv['worker_runs_per_revoke'], 'the MMU notifier sent RESOURCE_UNREF itself'
+            if rv['worker_runs_per_revoke'] < 0.05 else 'the worker sent RESOURCE_UNREF'))
     p('')
     p('With N live registrations (1 page each): create+close of one more page, and munmap of an unrelated 64 KiB%s:' % (
         ' (the levels visited in %d rounds, up and down, sharing the samples)' % fam['live'][0]['rounds']
