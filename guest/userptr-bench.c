@@ -842,7 +842,7 @@ static int live_set(uint32_t *live, int have, int n, char *base)
  */
 #define LIVE_ROUNDS 4
 #define LIVE_PAIRS 8	/* MAX_LIVE blocks in the alternation, between 1-live blocks */
-#define LIVE_BLOCK 8	/* samples per block */
+#define LIVE_BLOCK 48	/* samples per block */
 static void family_live(void)
 {
 	static const int counts[] = { 1, 100, 1000, MAX_LIVE };
