@@ -93,6 +93,15 @@ def cell(s):
     return '%s (%s; %s..%s)' % (us(s['p50']), us(s['p99']), us(s['min']), us(s['max']))
 
 
+def worker_runs(rv):
+    """What the revocation family's kprobe count of the userptr worker says."""
+    wr = (rv or {}).get('worker_runs_per_revoke')
+    if not isinstance(wr, (int, float)) or not finite(wr):
+        return None
+    return 'the userptr worker ran %.2f times per revocation (%s)' % (
+        wr, 'the MMU notifier sent RESOURCE_UNREF itself' if wr < 0.05 else 'it sent RESOURCE_UNREF')
+
+
 def fit(xs, ys):
     """Least-squares slope and intercept."""
     n = len(xs)
@@ -205,10 +214,7 @@ def analyse(points, env, rss):
     mv, cv = p50(st(rv, 'munmap_caller')), p50(st(rv, 'close_caller'))
     bv, bu = p50(st(rv, 'close_munmap_caller')), p50(st(rv, 'close_munmap_done'))
     md = p50(st(rv, 'munmap_done'))
-    wr = (rv or {}).get('worker_runs_per_revoke')
-    who = ('the userptr worker ran %.2f times per revocation (%s)' % (
-        wr, 'the MMU notifier sent RESOURCE_UNREF itself' if wr < 0.05 else 'a wake-up after the notifier')
-        if isinstance(wr, (int, float)) and finite(wr) else 'the userptr worker runs were not counted')
+    who = worker_runs(rv) or 'the userptr worker runs were not counted'
     goal('revoke', div(mu, cu),
          'after munmap the pages are unpinned %s after the call started (munmap itself returns after %s); after a '
          'close, %s (close returns after %s): revocation costs %s more, %.2f host round trips; %s'
@@ -292,11 +298,9 @@ def analyse(points, env, rss):
                 ('%s of the difference is the scatter itself and %s the mapping' % (us((sh or 0) - nt), us(mp - (sh or 0))))))
     else:
         goal('host_read', None, None, 'not measured: ' + ('; '.join(why) or 'no host_read rows'))
-    same = [(div(p50(st(hr, 'host_shuffled')), mp), hr, mp) for _, hr, mp, _ in rows]
-    same = [x for x in same if finite(x[0])]
-    if same and len(same) == len(rows) and not why:
-        r, hr, mp = min(same, key=lambda x: x[0])
-        sh = p50(st(hr, 'host_shuffled'))
+    same = [(div(sh, mp), hr, mp, sh) for _, hr, mp, _ in rows for sh in [p50(st(hr, 'host_shuffled'))]]
+    if same and all(finite(x[0]) for x in same) and not why:
+        r, hr, mp, sh = min(same, key=lambda x: x[0])
         goal('host_read_same_pieces', r,
              'the worst row, %s in %d host ranges: QEMU reads it through its mapping in %s against %s for a native '
              'copy of the same pieces, in a shuffled order: the mapping costs %s more'
@@ -399,10 +403,8 @@ def table(points, env, res, goals):
     p('  close:        returns %s, unpinned %s' % (cell(st(rv, 'close_caller')), cell(st(rv, 'close_unpinned'))))
     p('  close+munmap: returns %s, both done %s' % (cell(st(rv, 'close_munmap_caller')),
                                                    cell(st(rv, 'close_munmap_done'))))
-    if rv and 'worker_runs_per_revoke' in rv:
-        p('  runs of the userptr worker (kprobe) per revocation: %.2f (%s)' % (
-            rv['worker_runs_per_revoke'], 'the MMU notifier sent RESOURCE_UNREF itself'
-            if rv['worker_runs_per_revoke'] < 0.05 else 'the worker sent RESOURCE_UNREF'))
+    if worker_runs(rv):
+        p('  kprobe: %s' % worker_runs(rv))
     p('')
     p('With N live registrations (1 page each): create+close of one more page, and munmap of an unrelated 64 KiB%s:' % (
         ' (the levels visited in %d rounds, up and down, sharing the samples)' % fam['live'][0]['rounds']
