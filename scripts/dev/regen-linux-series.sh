@@ -30,27 +30,27 @@ git config user.name "virtio-gpu userptr developers"; git config user.email user
 mapfile -t C < <(git log --reverse --format=%H base..HEAD)
 git checkout -q --detach ${C[0]}
 ov() { mkdir -p $(dirname $1); cp "$FINAL/$1" "$1"; }
-# 12 commits: 0 virtio_gpu.h, 1 negotiate, 2 vq -ENOMEM fix, 3 fence and
-# queue helpers, 4 vq helpers, 5 answers in the interrupt, 6 uapi, 7 core,
-# 8 trace+debugfs, 9 docs, 10 selftests, 11 KUnit. Commits 3, 4 and 5 keep
-# their own files (the helpers; the vq helpers; the interrupt's vq.c, drv.h
-# and kms.c): after a change to those, edit commits 3 to 5 by hand (git
-# rebase -i); commit 2 is kept as it is.
-for k in 1 2 3 4 5 6 7 8 9 10 11; do
+# 14 commits: 0 virtio_gpu.h, 1 negotiate, 2 vq -ENOMEM fix, 3 fence and
+# queue helpers, 4 vq helpers, 5 answer helper, 6 irq-safe queue lock,
+# 7 answers in the interrupt, 8 uapi, 9 core, 10 trace+debugfs, 11 docs,
+# 12 selftests, 13 KUnit. Commits 3 to 7 keep their own files (vq.c and
+# fence.c; the interrupt's drv.h and kms.c too): after a change to those,
+# edit commits 3 to 7 by hand (git rebase -i); commit 2 is kept as it is.
+for k in $(seq 1 13); do
   git read-tree -u --reset ${C[$k]}
-  [ $k -ge 5 ] && { ov $D/virtgpu_vq.c; ov $D/virtgpu_fence.c; }
-  [ $k -ge 6 ] && ov include/uapi/drm/virtgpu_drm.h
-  if [ $k -eq 7 ]; then
+  [ $k -ge 7 ] && { ov $D/virtgpu_vq.c; ov $D/virtgpu_fence.c; }
+  [ $k -ge 8 ] && ov include/uapi/drm/virtgpu_drm.h
+  if [ $k -eq 9 ]; then
     cp $TMPD/p3_userptr.c $D/virtgpu_userptr.c; cp $TMPD/p3_drv.h $D/virtgpu_drv.h; cp $TMPD/p3_kms.c $D/virtgpu_kms.c
     for f in virtgpu_submit.c virtgpu_ioctl.c virtgpu_object.c virtgpu_display.c virtgpu_gem.c; do ov $D/$f; done
   fi
-  if [ $k -ge 8 ]; then
+  if [ $k -ge 10 ]; then
     for f in virtgpu_userptr.c virtgpu_drv.h virtgpu_kms.c virtgpu_submit.c virtgpu_ioctl.c virtgpu_trace.h virtgpu_object.c virtgpu_display.c virtgpu_gem.c virtgpu_debugfs.c; do ov $D/$f; done
   fi
-  [ $k -ge 9 ] && ov Documentation/gpu/virtio-gpu-userptr.rst
-  [ $k -ge 10 ] && { rm -rf tools/testing/selftests/drm; cp -r $FINAL/tools/testing/selftests/drm tools/testing/selftests/; ov tools/testing/selftests/Makefile; }
-  # The KUnit include at the end of virtgpu_userptr.c belongs to commit 11.
-  if [ $k -lt 11 ] && [ -f $D/virtgpu_userptr.c ]; then
+  [ $k -ge 11 ] && ov Documentation/gpu/virtio-gpu-userptr.rst
+  [ $k -ge 12 ] && { rm -rf tools/testing/selftests/drm; cp -r $FINAL/tools/testing/selftests/drm tools/testing/selftests/; ov tools/testing/selftests/Makefile; }
+  # The KUnit include at the end of virtgpu_userptr.c belongs to commit 13.
+  if [ $k -lt 13 ] && [ -f $D/virtgpu_userptr.c ]; then
     python3 - $D/virtgpu_userptr.c <<'PY'
 import sys
 p=sys.argv[1]; s=open(p).read()
@@ -62,7 +62,7 @@ PY
   git commit -q -C ${C[$k]}
 done
 # the final tree must be HEAD's
-git diff --quiet HEAD ${C[11]} || { echo "final tree differs from the work tree HEAD:"; git diff --stat HEAD ${C[11]}; exit 1; }
+git diff --quiet HEAD ${C[13]} || { echo "final tree differs from the work tree HEAD:"; git diff --stat HEAD ${C[13]}; exit 1; }
 cd $SRC
 git fetch -q "$TOP/build/linux-series" HEAD
 git reset -q --mixed FETCH_HEAD
