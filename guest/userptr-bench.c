@@ -304,14 +304,11 @@ static double userptr_cycle(void *p, size_t len, double *vis)
 
 static double io_uring_cycle(void *p, size_t len)
 {
-	struct iovec iov = { .iov_base = p, .iov_len = len };
-	double t0 = now_us();
+	double us = virtgpu_io_uring_cycle(ring, p, len);
 
-	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1))
-		die("IORING_REGISTER_BUFFERS");
-	if (syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0))
-		die("IORING_UNREGISTER_BUFFERS");
-	return now_us() - t0;
+	if (us < 0)
+		die("io_uring register+unregister of %zu bytes", len);
+	return us;
 }
 
 static void set_thp(int on)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * virtgpu.h: what the guest programs share: finding the virtio-gpu render
- * node, creating a userptr blob and closing a GEM handle, and counting the
- * pages pinned in the whole guest.
+ * node, creating a userptr blob and closing a GEM handle, counting the
+ * pages pinned in the whole guest, and io_uring's fixed-buffer registration,
+ * the baseline the benchmarks compare a userptr's pinning with.
  */
 #ifndef USERPTR_VIRTGPU_H
 #define USERPTR_VIRTGPU_H
@@ -15,9 +16,12 @@
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <drm/drm.h>
+#include <linux/io_uring.h>
 #include <drm/virtgpu_drm.h>
 
 /* The render node whose driver is virtio_gpu, opened, or -1; @path gets its name. */
@@ -96,6 +100,22 @@ static inline double virtgpu_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * io_uring's IORING_REGISTER_BUFFERS then IORING_UNREGISTER_BUFFERS of @len
+ * bytes at @p on @ring (the same FOLL_LONGTERM pin, no device; it unpins
+ * before returning): microseconds, or -1 with errno set.
+ */
+static inline double virtgpu_io_uring_cycle(int ring, void *p, size_t len)
+{
+	struct iovec iov = { .iov_base = p, .iov_len = len };
+	double t0 = virtgpu_now();
+
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1) ||
+	    syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0))
+		return -1;
+	return (virtgpu_now() - t0) * 1e6;
 }
 
 /* RESOURCE_INFO on @bo: 0 live, -EFAULT revoked, -ENOENT no such handle. */

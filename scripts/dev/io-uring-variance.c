@@ -58,14 +58,11 @@ static double now_us(void)
 
 static double io_uring_cycle(void *p)
 {
-	struct iovec iov = { .iov_base = p, .iov_len = LEN };
-	double t0 = now_us();
+	double us = virtgpu_io_uring_cycle(ring, p, LEN);
 
-	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1))
-		die("IORING_REGISTER_BUFFERS");
-	if (syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0))
-		die("IORING_UNREGISTER_BUFFERS");
-	return now_us() - t0;
+	if (us < 0)
+		die("io_uring register+unregister");
+	return us;
 }
 
 static double userptr_cycle(void *p)

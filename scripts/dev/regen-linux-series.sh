@@ -28,6 +28,7 @@ rm -rf "$TOP/build/linux-series"; git clone -q "$SRC" "$TOP/build/linux-series"
 cd "$TOP/build/linux-series"
 git config user.name "virtio-gpu userptr developers"; git config user.email userptr@example.invalid
 mapfile -t C < <(git log --reverse --format=%H base..HEAD)
+[ ${#C[@]} -eq 14 ] || { echo "expected the 14 commits listed below, found ${#C[@]}: update this script"; exit 1; }
 git checkout -q --detach ${C[0]}
 ov() { mkdir -p $(dirname $1); cp "$FINAL/$1" "$1"; }
 # 14 commits: 0 virtio_gpu.h, 1 negotiate, 2 vq -ENOMEM fix, 3 fence and
