@@ -84,13 +84,15 @@ args=(
 	-device virtio-serial-pci,id=vser0
 	-chardev "socket,id=hostchan,path=$res/host.sock,server=on,wait=off"
 	-device virtserialport,bus=vser0.0,chardev=hostchan,name=org.virtio-gpu-userptr.host
+	# The gdbstub, for the relay only: a race test holds one vCPU with it.
+	-gdb "unix:$res/gdb.sock,server=on,wait=off"
 )
 printf '%q ' "$qemu" "${args[@]}" >"$res/qemu-cmdline"
 : >"$res/output.log"
 tail -n +1 -f "$res/output.log" 2>/dev/null | grep --line-buffered -v '^USERPTR-EXIT: ' &
 tailpid=$!
 # The relay turns the guest's requests on the host channel into QMP calls.
-python3 "$TOP/scripts/host-relay.py" "$qmp" "$res/host.sock" "$res/host-relay.log" &
+python3 "$TOP/scripts/host-relay.py" "$qmp" "$res/host.sock" "$res/host-relay.log" "$res/gdb.sock" &
 relaypid=$!
 qrc=0
 timeout -k 10 "$timeout" "$qemu" "${args[@]}" >"$res/qemu.log" 2>&1 || qrc=$?

@@ -75,20 +75,37 @@ expect "boot: a guest that hangs is stopped and reported" 125 'error: the guest 
 expect "boot: a kernel splat in the guest log fails the run" 1 'WARNING: CPU: 0 PID: 1 at harness-test injected' \
 	"$TOP/scripts/boot.sh" --name ht-splat --timeout 240 --run 'echo "WARNING: CPU: 0 PID: 1 at harness-test injected" >/dev/kmsg'
 
-# The host relay forwards only the device's test commands: a guest that
-# asks for anything else (here a harmless query-status, so that a relay that
-# forwarded everything does no harm) gets an error line back.
-expect "host relay: a command other than the device's test commands is refused" 0 'RELAY: .*"error"' \
-	"$TOP/scripts/boot.sh" --name ht-relay --timeout 240 --run '
+# Guest shell: open the host channel's port as file descriptor 3.
+open_port='
 		for n in /sys/class/virtio-ports/*/name; do
 			d=${n%/name}
 			[ "$(cat "$n")" != org.virtio-gpu-userptr.host ] || port=/dev/${d##*/}
 		done
 		[ -n "$port" ] || { echo "no host channel port"; exit 1; }
-		exec 3<>"$port"
+		exec 3<>"$port"'
+
+# The host relay forwards only the device's test commands: a guest that
+# asks for anything else (here a harmless query-status, so that a relay that
+# forwarded everything does no harm) gets an error line back.
+expect "host relay: a command other than the device's test commands is refused" 0 'RELAY: .*"error"' \
+	"$TOP/scripts/boot.sh" --name ht-relay --timeout 240 --run "$open_port"'
 		echo "{\"execute\": \"query-status\"}" >&3
 		read -r line <&3
 		echo "RELAY: $line"'
+
+# The relay's vCPU stall refuses a range without the call it is to hold at,
+# and leaves the guest running (a second command gets its answer too).
+expect "host relay: a vCPU stall without its call site is refused and the guest runs on" 0 'STALL: .*"error".*0 direct calls.*NEXT: .*no stall is armed' \
+	"$TOP/scripts/boot.sh" --name ht-stall --timeout 240 --run "$open_port"'
+		f=$(awk "\$3 == \"virtio_gpu_userptr_invalidate\" { print \$1 }" /proc/kallsyms)
+		c=$(awk "\$3 == \"kthread_stop\" { print \$1 }" /proc/kallsyms)
+		[ -n "$f" ] && [ -n "$c" ] || { echo "no such symbols"; exit 1; }
+		t=${f%?}f # its first 15 bytes (functions are 16-byte aligned)
+		echo "{\"execute\": \"x-relay-vcpu-stall-arm\", \"arguments\": {\"from\": \"0x$f\", \"to\": \"0x$t\", \"callees\": [\"0x$c\"]}}" >&3
+		read -r line <&3
+		echo "{\"execute\": \"x-relay-vcpu-stall-wait\"}" >&3
+		read -r next <&3
+		echo "STALL: $line NEXT: $next"'
 
 # blob=off, QEMU's default: the device works as before and offers no blobs.
 bin=$BUILD/guest/bin

@@ -3,7 +3,8 @@
 # guest test program in one boot: the smoke test, the series' kselftests
 # under the kselftest runner, run_kselftest.sh (userptr, and userptr_host,
 # which asks the device what it sees through the host channel that
-# scripts/boot.sh provides), the series' KUnit suite (run by the debug
+# scripts/boot.sh provides), the race test guest/userptr-race.c (one vCPU
+# held through the relay's gdbstub), the series' KUnit suite (run by the debug
 # kernel at boot, read from its log) and the demo. TAP per
 # program and the guest kernel log go to build/results/vm-test/; any kernel
 # splat fails the run.
@@ -22,6 +23,9 @@ if [ -f "$bin/kselftest.tar" ]; then
 	tests+=(kselftest)
 	files+=("$bin/kselftest.tar")
 fi
+# The race test that holds one vCPU through the relay (guest/userptr-race.c).
+tests+=(userptr-race)
+files+=("$bin/userptr-race")
 # Last, the demo behind 'make run', as one case.
 tests+=(userptr-demo)
 files+=("$bin/userptr-demo")
@@ -60,6 +64,12 @@ python3 "$TOP/scripts/tap-summary.py" --verdict "$res/verdict" "$res/all.log" "$
 # broke, not that the feature is absent.
 if ! tr -d '\r' <"$res/output.log" | grep -q -E '^# ok [0-9]+ userptr\.fsdax_range_is_eopnotsupp$'; then
 	echo "vm-test: FAILED: the fs-dax case did not run and pass (was /dev/pmem0 mounted -o dax? see guest/init)"
+	trc=1
+fi
+# Likewise the race test: this harness provides everything it needs (two
+# vCPUs, userfaultfd, the relay's vCPU stall), so a SKIP is a broken setup.
+if ! tr -d '\r' <"$res/output.log" | grep -q -E '^ok 1 the notifier leaves an object the worker is revoking to the worker$'; then
+	echo "vm-test: FAILED: the userptr-race case did not run and pass (see its lines in ${res#"$TOP"/}/output.log)"
 	trc=1
 fi
 [ $trc -eq 0 ] || { echo "vm-test: FAILED"; exit 1; }
