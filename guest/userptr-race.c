@@ -277,7 +277,7 @@ static long voluntary_switches(int pid)
  */
 static bool find_waiting_worker(struct worker *w, const struct worker *not)
 {
-	char path[64], stack[4096];
+	char path[64], stack[4096], *top;
 	struct dirent *e;
 	bool found = false;
 	DIR *d = opendir("/proc");
@@ -298,11 +298,12 @@ static bool find_waiting_worker(struct worker *w, const struct worker *not)
 			continue;
 		stack[n] = 0;
 		*strchrnul(stack, '\n') = 0;
-		if (!strstr(stack, "] virtio_gpu_userptr_work+"))
+		top = strstr(stack, "] virtio_gpu_userptr_work+");
+		if (!top)
 			continue;
 		w->pid = pid;
 		w->switches = voluntary_switches(pid);
-		snprintf(w->site, sizeof(w->site), "%.100s", stack);
+		snprintf(w->site, sizeof(w->site), "%.100s", top + 2);
 		found = !not || (!strcmp(w->site, not->site) &&
 				 (w->pid != not->pid || w->switches != not->switches));
 	}
@@ -386,6 +387,7 @@ static int child(int to_parent, int from_parent, uint32_t res_a, long pins_befor
 	char line[1024], args[256], byte;
 	struct pollfd pfd = { .fd = from_parent, .events = POLLIN };
 	int fd, chan, ret = FAIL, i;
+	double held = 0;
 	char path[64];
 
 	pin_to_cpu(1);
@@ -436,6 +438,7 @@ static int child(int to_parent, int from_parent, uint32_t res_a, long pins_befor
 	}
 	if (!relay(chan, line, sizeof(line), "wait", ""))
 		goto out_b; /* the relay resumed everything */
+	held = virtgpu_now();
 	if (hostchan_field(line, "vcpu") != 0) {
 		note("vCPU %llu reached the breakpoint, not the parent's vCPU 0: %s",
 		     (unsigned long long)hostchan_field(line, "vcpu"), line);
@@ -460,6 +463,9 @@ static int child(int to_parent, int from_parent, uint32_t res_a, long pins_befor
 	/* 6. The callback goes on; the munmap returns. */
 	if (!relay(chan, line, sizeof(line), "release", ""))
 		goto out_b;
+	printf("# vCPU 0 held in the callback for %.1f ms; the worker waited at %s for C (pid %d, %ld switches), then for B (pid %d, %ld switches)\n",
+	       (virtgpu_now() - held) * 1e3, on_c.site, on_c.pid, on_c.switches,
+	       on_b.pid, on_b.switches);
 	if (poll(&pfd, 1, 30000) != 1 || read(from_parent, &byte, 1) != 1 || byte != 'M') {
 		note("the parent's munmap did not return once its vCPU was resumed");
 		goto out_b;
