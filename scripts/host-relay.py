@@ -18,7 +18,8 @@ of the guest kernel while the other vCPUs run (see guest/userptr-race.c):
       addresses "callees" (guest virtual addresses, from /proc/kallsyms; JSON
       numbers or "0x..." strings).
       The vCPU that reaches it within "timeout" seconds (60) stays stopped;
-      every other vCPU is resumed at once;
+      every other vCPU is resumed at once. If none does, the breakpoint
+      goes and the wait command answers an error;
   x-relay-vcpu-stall-wait: wait for that; answers the held vCPU's index;
   x-relay-vcpu-stall-release: remove the breakpoint and resume every vCPU.
 """
@@ -180,16 +181,23 @@ def hold_one_vcpu(gdb, deadline):
     the breakpoint, the guest's vCPU that would send the wait command too.
     """
     try:
-        thread = gdb.stop_reply(deadline)
+        try:
+            thread = gdb.stop_reply(deadline)
+        except TimeoutError:
+            # Not left armed: a vCPU that reached it later would stay held.
+            gdb.interrupt()
+            raise GdbError('no vCPU reached the breakpoint in time') from None
         others = [t for t in gdb.threads if t != thread]
         if thread not in gdb.threads or not others:
             raise GdbError('stopped in thread %s of %s' % (thread, gdb.threads))
         gdb.send('vCont;' + ';'.join('c:' + t for t in others))
         gdb.held = gdb.threads.index(thread)
-    except TimeoutError:
-        gdb.error = 'no vCPU reached the breakpoint in time'
     except (GdbError, OSError, EOFError) as e:
         gdb.error = str(e)
+        try:
+            gdb.detach()
+        except (OSError, EOFError, TimeoutError):
+            pass
 
 
 def vcpu_stall(gdb_path, state, name, args):
@@ -218,21 +226,20 @@ def vcpu_stall(gdb_path, state, name, args):
         gdb.send('c')
         gdb.waiter.start()
         return {'address': gdb.bp}
+    if name not in (GDB_PREFIX + 'wait', GDB_PREFIX + 'release'):
+        raise GdbError('unknown command ' + name)
     if not gdb:
         raise GdbError('no stall is armed')
+    gdb.waiter.join()
+    if gdb.held is None:
+        # The waiter gave up and detached: every vCPU runs.
+        state.pop('gdb')
+        raise GdbError(gdb.error or 'the vCPU was not held')
     if name == GDB_PREFIX + 'wait':
-        gdb.waiter.join()
-        if gdb.held is None:
-            gdb.interrupt()
-            state.pop('gdb').detach()
-            raise GdbError(gdb.error or 'the vCPU was not held')
         return {'vcpu': gdb.held}
-    if name == GDB_PREFIX + 'release':
-        gdb.waiter.join()
-        gdb.interrupt()
-        state.pop('gdb').detach()
-        return {}
-    raise GdbError('unknown command ' + name)
+    gdb.interrupt()
+    state.pop('gdb').detach()
+    return {}
 
 
 def main():
