@@ -268,11 +268,14 @@ def main():
             name = cmd.get('execute', '')
         except (ValueError, AttributeError):
             cmd, name = None, ''
+        who = 'qmp'
         if gdb_path and isinstance(name, str) and name.startswith(GDB_PREFIX):
+            who = 'relay'
             try:
                 answer = {'return': vcpu_stall(gdb_path, gdb_state, name,
                                                cmd.get('arguments', {}))}
-            except (GdbError, ValueError, TypeError, KeyError, OSError, EOFError) as e:
+            except (GdbError, ValueError, TypeError, KeyError, AttributeError,
+                    OSError, EOFError) as e:
                 answer = {'error': {'class': 'GenericError', 'desc': str(e)}}
         elif not isinstance(name, str) or not name.startswith(ALLOWED_PREFIXES):
             answer = {'error': {'class': 'GenericError',
@@ -282,7 +285,7 @@ def main():
             qmp.write(json.dumps(cmd) + '\n')
             qmp.flush()
             answer = qmp_answer(qmp)
-        log.write('guest: %s\nqmp: %s\n' % (line, json.dumps(answer)))
+        log.write('guest: %s\n%s: %s\n' % (line, who, json.dumps(answer)))
         chan.write(json.dumps(answer) + '\n')
         chan.flush()
     log.write('relay: closed\n')
