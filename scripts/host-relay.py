@@ -17,7 +17,8 @@ of the guest kernel while the other vCPUs run (see guest/userptr-race.c):
       on the one direct call, in the kernel code [from, to), to any of the
       addresses "callees" (guest virtual addresses, from /proc/kallsyms; JSON
       numbers or "0x..." strings).
-      The vCPU that reaches it within "timeout" seconds (60) stays stopped;
+      The vCPU that reaches it within "timeout" seconds (60, at most 600)
+      stays stopped;
       every other vCPU is resumed at once. If none does, the breakpoint
       goes and the wait command answers an error;
   x-relay-vcpu-stall-wait: wait for that; answers the held vCPU's index;
@@ -72,12 +73,16 @@ class Gdb:
         self.bp = None
         # Connecting stops the VM; read the vCPUs' thread ids meanwhile.
         self.threads = []
-        reply = self.ask('qfThreadInfo')
-        while reply.startswith('m'):
-            self.threads += reply[1:].split(',')
-            reply = self.ask('qsThreadInfo')
-        if not self.threads:
-            raise GdbError('gdbstub listed no vCPU')
+        try:
+            reply = self.ask('qfThreadInfo')
+            while reply.startswith('m'):
+                self.threads += reply[1:].split(',')
+                reply = self.ask('qsThreadInfo')
+            if not self.threads:
+                raise GdbError('gdbstub listed no vCPU')
+        except Exception:
+            self.detach()  # never leave the VM stopped
+            raise
 
     def _byte(self, deadline):
         while not self.buf:
@@ -211,6 +216,8 @@ def vcpu_stall(gdb_path, state, name, args):
         timeout = float(args.get('timeout', 60))
         if not 0 < hi - lo <= 65536:
             raise GdbError('[from, to) must hold 1 to 65536 bytes')
+        if not 0 < timeout <= 600:
+            raise GdbError('the timeout must be more than 0 and at most 600 s')
         gdb = Gdb(gdb_path)
         state['gdb'] = gdb
         try:
