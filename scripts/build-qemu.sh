@@ -42,13 +42,18 @@ if [ ! -f "$obj/build.ninja" ]; then
 	rm -rf "$obj"
 	mkdir -p "$obj"
 	# /usr/bin/python3: the Python that sees Debian's meson (a pyenv one may not).
+	# -Werror, as QEMU's own CI builds: the work tree is a git tree, so
+	# configure writes 'werror = true' into the native file, and meson reads
+	# it again at every regeneration over a --disable-werror given here.
+	# The bisect's first regeneration then changed every compile command
+	# and recompiled all objects (1057, about 6 minutes on a slow machine).
 	run_logged $log-configure sh -c "cd '$obj' && '$src/configure' $variant_flags \
 		--python=/usr/bin/python3 --cc='ccache gcc' \
 		--target-list=x86_64-softmmu \
 		--without-default-features --without-default-devices \
 		--with-devices-x86_64=userptr \
 		--enable-pixman --enable-tcg --disable-docs --disable-install-blobs \
-		--disable-werror --disable-download"
+		--enable-werror --disable-download"
 fi
 stage "building QEMU${variant_flags:+ ($variant_flags)} (log: build/logs/$log-build.log)"
 run_progress $log-build ninja -C "$obj" qemu-system-x86_64 ${USERPTR_QEMU_TARGETS:-}

@@ -14,6 +14,11 @@
 # on any failure.
 . "$(dirname "$0")/lib.sh"
 
+# Each stage line says how far into the run it starts, so that a CI log
+# shows where a slow machine spends its time.
+elapsed() { printf '%d min %02d s' $((SECONDS / 60)) $((SECONDS % 60)); }
+stage() { printf '==> %s (at %s)\n' "$*" "$(elapsed)" >&2; }
+
 passed=0 failed=0 skipped=0
 failures=()
 pass() { passed=$((passed + 1)); printf '  PASS %s\n' "$1"; }
@@ -61,6 +66,7 @@ collect() {
 
 finish() {
 	echo
+	echo "make check took $(elapsed)"
 	for f in "${failures[@]}"; do echo "failed: $f"; done
 	if [ "$skipped" -gt 0 ]; then
 		echo "$passed passed, $failed failed, $skipped skipped"
