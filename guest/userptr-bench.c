@@ -406,38 +406,13 @@ static long driver_entries(uint32_t res)
 	return entries;
 }
 
-/* Physically contiguous runs of [p, p + len), from /proc/self/pagemap. */
-static long contiguous_runs(void *p, size_t len)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t prev = 0, e;
-	long runs = 0;
-	size_t i;
-
-	if (fd < 0)
-		return -1;
-	for (i = 0; i < len / PAGE; i++) {
-		off_t off = ((uintptr_t)p / PAGE + i) * sizeof(e);
-		uint64_t pfn;
-
-		if (pread(fd, &e, sizeof(e), off) != sizeof(e))
-			break;
-		pfn = e & ((1ULL << 55) - 1);
-		if (!i || pfn != prev + 1)
-			runs++;
-		prev = pfn;
-	}
-	close(fd);
-	return runs;
-}
-
 /* Entries of a registration of @b (one extra, untimed), and its runs. */
 static void entries_of(struct buf *b, long *entries, long *runs)
 {
 	uint32_t res, h = userptr_create(gpu, b->p, b->len, &res);
 
 	*entries = driver_entries(res);
-	*runs = contiguous_runs(b->p, b->len);
+	*runs = virtgpu_contiguous_runs(b->p, b->len);
 	gem_close(gpu, h);
 	unpins(1);
 }

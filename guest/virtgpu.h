@@ -148,10 +148,38 @@ static inline long virtgpu_vmpin_kib(void)
  */
 static inline void virtgpu_touch_scattered(char *p, size_t len)
 {
-	size_t i, n = len / 4096;
+	size_t i, n = len / 4096, stride = n % 7919 ? 7919 : 7907;
 
 	for (i = 0; i < n; i++)
-		p[((i * 7919) % n) * 4096] = 1;
+		p[((i * stride) % n) * 4096] = 1;
+}
+
+/*
+ * Physically contiguous runs of the 4 KiB pages at [@p, @p + @len), from
+ * /proc/self/pagemap (root sees the page frames), or -1.
+ */
+static inline long virtgpu_contiguous_runs(void *p, size_t len)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t prev = 0, e;
+	long runs = 0;
+	size_t i;
+
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < len / 4096; i++) {
+		off_t off = ((uintptr_t)p / 4096 + i) * sizeof(e);
+		uint64_t pfn;
+
+		if (pread(fd, &e, sizeof(e), off) != sizeof(e))
+			break;
+		pfn = e & ((1ULL << 55) - 1);
+		if (!i || pfn != prev + 1)
+			runs++;
+		prev = pfn;
+	}
+	close(fd);
+	return runs;
 }
 
 static inline long virtgpu_vmstat(const char *key)
