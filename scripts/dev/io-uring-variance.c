@@ -21,7 +21,13 @@
  *       -o /tmp/io-uring-variance scripts/dev/io-uring-variance.c
  *   scripts/boot.sh --kernel release --name iov --timeout 600 \
  *       --file /tmp/io-uring-variance --run '/opt/bin/io-uring-variance'
- * With USERPTR_CMDLINE=maxcpus=1 the guest runs on one vCPU.
+ * With USERPTR_CMDLINE=maxcpus=1 the guest runs on one vCPU. With each
+ * userptr creation split into pinning, the entries and the host's part
+ * (kprobes and the command tracepoints):
+ *   scripts/boot.sh --kernel release --name iov --timeout 900 \
+ *       --file /tmp/io-uring-variance \
+ *       --run "$(cat scripts/dev/io-uring-variance-trace.sh)"
+ *   python3 scripts/dev/io-uring-variance-trace.py build/results/iov/output.log
  *
  * Usage: io-uring-variance [-b BUFFERS] [-p PAIRS]
  */
