@@ -27,8 +27,6 @@ for t, name, typ, l in ev:
     elif cur is None: continue
     elif name == "upin": cur.setdefault("pin0", t)
     elif name == "upin_ret": cur["pin1"] = t
-    elif name == "usg": cur["sg0"] = t
-    elif name == "usg_ret": cur["sg1"] = t
     elif name == "virtio_gpu_cmd_queue" and typ == "0x10c": cur["q"] = t
     elif name == "virtio_gpu_cmd_response" and "q" in cur and "r" not in cur: cur["r"] = t
     elif name == "ucreate_ret": cur["t1"] = t; calls.append(cur); cur = None
@@ -39,12 +37,9 @@ gaps = [big[k + 1]["t0"] - big[k]["t0"] for k in range(len(big) - 1)]
 cut = gaps.index(max(gaps)) + 1 if gaps else len(big)
 phases = (("fresh", big[:cut]), ("fragmented", big[cut:]))
 for label, sel in phases:
-    if not sel: continue
-    f = lambda k: med([k(c) for c in sel])
-    print(f"{label} ({len(sel)} creates): total {f(lambda c: c['t1']-c['t0']):.0f} us; pin {f(lambda c: c['pin1']-c['pin0']):.0f}; pinned->queued (entries) {f(lambda c: c['q']-c['pin1']):.0f}; host (queue->answer) {f(lambda c: c['r']-c['q']):.0f}; answer->return {f(lambda c: c['t1']-c['r']):.0f}")
-import statistics
-for label, sel in phases:
     if len(sel) < 2:
         continue
+    f = lambda k: med([k(c) for c in sel])
+    print(f"{label} ({len(sel)} creates): total {f(lambda c: c['t1']-c['t0']):.0f} us; pin {f(lambda c: c['pin1']-c['pin0']):.0f}; pinned->queued (entries) {f(lambda c: c['q']-c['pin1']):.0f}; host (queue->answer) {f(lambda c: c['r']-c['q']):.0f}; answer->return {f(lambda c: c['t1']-c['r']):.0f}")
     e = sorted(c['q']-c['pin1'] for c in sel)
-    print(label, "entries us quartiles", [round(x) for x in statistics.quantiles(e, n=4)], "min", round(e[0]), "max", round(e[-1]))
+    print(label, "entries us quartiles", [round(x) for x in st.quantiles(e, n=4)], "min", round(e[0]), "max", round(e[-1]))
